@@ -1,0 +1,5 @@
+"""OPC UA connector (asyncua)."""
+
+from processtwin.connectors.opcua.connector import OpcUaBinding, OpcUaConnector, OpcUaSettings
+
+__all__ = ["OpcUaBinding", "OpcUaConnector", "OpcUaSettings"]
