@@ -35,19 +35,31 @@ CONTENT_CLASSES: frozenset[str] = frozenset(
     {"Telemetry", "Property", "Command", "Relationship", "Component"}
 )
 
-_PRIMITIVES_V2 = (
-    ["boolean", "date", "dateTime", "double", "duration", "float", "integer", "long", "string", "time"]
+_PRIMITIVES_V2: tuple[str, ...] = (
+    "boolean", "date", "dateTime", "double", "duration", "float", "integer", "long", "string",
+    "time",
 )
-_PRIMITIVES_V3 = _PRIMITIVES_V2 + (
-    ["byte", "bytes", "decimal", "short", "unsignedByte", "unsignedInteger", "unsignedLong", "unsignedShort", "uuid"]
+_PRIMITIVES_V3: tuple[str, ...] = (
+    *_PRIMITIVES_V2,
+    "byte", "bytes", "decimal", "short", "unsignedByte", "unsignedInteger", "unsignedLong",
+    "unsignedShort", "uuid",
 )
-_NUMERIC_V2 = frozenset(["double", "float", "integer", "long"])
+_NUMERIC_V2 = frozenset({"double", "float", "integer", "long"})
 _NUMERIC_V3 = _NUMERIC_V2 | frozenset(
-    ["byte", "decimal", "short", "unsignedByte", "unsignedInteger", "unsignedLong", "unsignedShort"]
+    {"byte", "decimal", "short", "unsignedByte", "unsignedInteger", "unsignedLong",
+     "unsignedShort"}
 )
 GEOSPATIAL = ("point", "multiPoint", "lineString", "multiLineString", "polygon", "multiPolygon")
-_ABSTRACT_CLASSES = ["Entity", "NamedEntity", "Schema", "ComplexSchema", "PrimitiveSchema", "NumericSchema", "TemporalSchema", "Content", "SchemaField", "CommandType", "Unit", "UnitAttribute", "SemanticType", "SemanticUnit", "Boolean", "Date", "DateTime", "Double", "Duration", "Float", "Integer", "Long", "String", "Time"]
-_ABSTRACT_CLASSES_V3 = ["Byte", "Bytes", "Decimal", "Short", "UnsignedByte", "UnsignedInteger", "UnsignedLong", "UnsignedShort", "Uuid", "LatentType", "NamedLatentType"]
+_ABSTRACT_CLASSES: tuple[str, ...] = (
+    "Entity", "NamedEntity", "Schema", "ComplexSchema", "PrimitiveSchema", "NumericSchema",
+    "TemporalSchema", "Content", "SchemaField", "CommandType", "Unit", "UnitAttribute",
+    "SemanticType", "SemanticUnit", "Boolean", "Date", "DateTime", "Double", "Duration", "Float",
+    "Integer", "Long", "String", "Time",
+)
+_ABSTRACT_CLASSES_V3: tuple[str, ...] = (
+    "Byte", "Bytes", "Decimal", "Short", "UnsignedByte", "UnsignedInteger", "UnsignedLong",
+    "UnsignedShort", "Uuid", "LatentType", "NamedLatentType",
+)
 
 
 class Kind(Enum):
@@ -79,6 +91,7 @@ class PropSpec:
     min_value: int | None = None
     max_value: int | None = None
     id_required: bool = False
+    lower_versions: bool = False  # values may be elements of an earlier DTDL version
 
     @property
     def required(self) -> bool:
@@ -161,7 +174,8 @@ def _build(v: int) -> Metamodel:
 
     def schema_prop(name: str = "schema") -> PropSpec:
         return PropSpec(
-            name, Kind.ELEMENT, min_count=1, classes=COMPLEX_SCHEMAS, instances=schema_instances
+            name, Kind.ELEMENT, min_count=1, classes=COMPLEX_SCHEMAS, instances=schema_instances,
+            lower_versions=True,
         )
 
     def field_like() -> dict[str, PropSpec]:
@@ -176,10 +190,12 @@ def _build(v: int) -> Metamodel:
 
     iface = _entity_props(v)
     iface["contents"] = PropSpec(
-        "contents", Kind.ELEMENT, max_count=lim.contents_count, classes=CONTENT_CLASSES
+        "contents", Kind.ELEMENT, max_count=lim.contents_count, classes=CONTENT_CLASSES,
+        lower_versions=True,
     )
     iface["extends"] = PropSpec(
-        "extends", Kind.ELEMENT, max_count=lim.extends_count, classes=frozenset({"Interface"})
+        "extends", Kind.ELEMENT, max_count=lim.extends_count, classes=frozenset({"Interface"}),
+        lower_versions=True,
     )
     iface["schemas"] = PropSpec(
         "schemas", Kind.ELEMENT, max_count=None, classes=COMPLEX_SCHEMAS, id_required=True
@@ -230,6 +246,7 @@ def _build(v: int) -> Metamodel:
         Kind.ELEMENT,
         max_count=lim.relationship_properties_count,
         classes=frozenset({"Property"}),
+        lower_versions=True,
     )
     rel["target"] = PropSpec("target", Kind.IDENTIFIER)
     rel["writable"] = PropSpec("writable", Kind.BOOLEAN)
@@ -237,7 +254,8 @@ def _build(v: int) -> Metamodel:
 
     comp = _named_props(v)
     comp["schema"] = PropSpec(
-        "schema", Kind.ELEMENT, min_count=1, classes=frozenset({"Interface"})
+        "schema", Kind.ELEMENT, min_count=1, classes=frozenset({"Interface"}),
+        lower_versions=True,
     )
     add("Component", comp)
 
@@ -306,7 +324,7 @@ def _build(v: int) -> Metamodel:
         iri = f"dtmi:dtdl:class:{name};{v}"
         class_iris[iri] = name
         terms[name] = iri
-    abstract = _ABSTRACT_CLASSES + (_ABSTRACT_CLASSES_V3 if v >= 3 else [])
+    abstract = _ABSTRACT_CLASSES + (_ABSTRACT_CLASSES_V3 if v >= 3 else ())
     for name in abstract:
         terms.setdefault(name, f"dtmi:dtdl:class:{name};{v}")
     if v >= 3:

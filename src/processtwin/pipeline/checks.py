@@ -5,8 +5,9 @@ per-point state across batches (:class:`CheckState`), so a batch boundary change
 
 * **NaN** – a non-finite value from a good source is bad (``nan``).
 * **Range** – outside the point's hard ``[lo, hi]`` is bad (``range``).
-* **Rate of change** – ``|Δv/Δt|`` above ``max_roc`` (unit/s) against the last *accepted*
-  value is bad (``roc``). Two passes: a lone spike is flagged, the sample after it is not.
+* **Rate of change** – ``|Δv/Δt|`` above ``max_roc`` (unit/s) against the previous usable
+  value is bad (``roc``). A lone spike is flagged and the sample after it is not; a real step
+  costs one flagged sample.
 * **Flatline** – a value exactly unchanged for at least ``flatline_s`` seconds is bad
   (``flatline``): a healthy noisy sensor never repeats itself exactly.
 
@@ -21,6 +22,8 @@ Example:
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -41,16 +44,11 @@ class CheckState:
     def __init__(self, n: int) -> None:
         self.last_value: F64 = np.full(n, np.nan)  # last value seen (for flatline)
         self.run_start: F64 = np.full(n, np.nan)  # ts at which last_value first appeared
-        self.ref_value: F64 = np.full(n, np.nan)  # last accepted value (for roc)
-        self.ref_ts: F64 = np.full(n, np.nan)
-
-
-def _prev_in_group(values: F64, first: npt.NDArray[np.bool_], carry: F64) -> F64:
-    """The previous row's value within each point group; ``carry`` for a group's first row."""
-    prev = np.empty_like(values)
-    prev[1:] = values[:-1]
-    prev[first] = carry[first]
-    return prev
+        self.last_v: F64 = np.full(n, np.nan)  # last usable value and its ts (for roc)
+        self.last_t: F64 = np.full(n, np.nan)
+        self.last_flag = np.zeros(n, dtype=bool)  # was that value roc-flagged?
+        self.prev_v: F64 = np.full(n, np.nan)  # the usable value before it
+        self.prev_t: F64 = np.full(n, np.nan)
 
 
 def _ffill(values: F64, valid: npt.NDArray[np.bool_]) -> F64:
@@ -61,36 +59,53 @@ def _ffill(values: F64, valid: npt.NDArray[np.bool_]) -> F64:
     return out
 
 
+def _shift(a: npt.NDArray[Any], first: npt.NDArray[np.bool_], carry: npt.NDArray[Any]
+           ) -> npt.NDArray[Any]:
+    out = np.empty_like(a)
+    out[1:] = a[:-1]
+    out[first] = carry[first]
+    return out
+
+
 def _roc_flags(v: F64, ts: F64, pts: npt.NDArray[np.int32], first: npt.NDArray[np.bool_],
                usable: npt.NDArray[np.bool_], max_roc: F64, st: CheckState
                ) -> npt.NDArray[np.bool_]:
-    n = len(v)
-    limit = max_roc[pts]
-    check = usable & np.isfinite(limit)
-    if not check.any():
-        return np.zeros(n, dtype=bool)
-    rows = np.arange(n)
-    group_start = np.maximum.accumulate(np.where(first, rows, 0))
-    flagged = np.zeros(n, dtype=bool)
-    for _ in range(2):
-        accepted = usable & ~flagged
-        # index of the last accepted row strictly before each row
-        idx = np.where(accepted, rows, -1)
-        prev_idx = np.empty(n, dtype=np.int64)
-        prev_idx[0] = -1
-        prev_idx[1:] = np.maximum.accumulate(idx)[:-1]
-        in_group = prev_idx >= group_start
-        safe = np.maximum(prev_idx, 0)
-        ref_v = np.where(in_group, v[safe], st.ref_value[pts])
-        ref_t = np.where(in_group, ts[safe], st.ref_ts[pts])
-        dt = ts - ref_t
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rate = np.abs(v - ref_v) / dt
-        new = check & (dt > 0) & np.isfinite(rate) & (rate > limit)
-        if np.array_equal(new, flagged):
-            break
-        flagged = new
-    return flagged
+    """Rate-of-change flags over the usable rows.
+
+    A row is flagged when its rate against the previous usable row exceeds the limit, unless
+    that previous row was itself flagged and the rate against the row before it is within
+    the limit: that is the return from a lone spike, which is good. A real step therefore
+    costs exactly one flagged sample and the new level is accepted from the next one.
+    """
+    flags = np.zeros(len(v), dtype=bool)
+    u = np.flatnonzero(usable)
+    if len(u) == 0:
+        return flags
+    pu, vu, tu = pts[u], v[u], ts[u]
+    fu = np.ones(len(u), dtype=bool)
+    fu[1:] = pu[1:] != pu[:-1]
+    limit = max_roc[pu]
+    prev_v = _shift(vu, fu, st.last_v[pu])
+    prev_t = _shift(tu, fu, st.last_t[pu])
+    prev2_v = _shift(prev_v, fu, st.prev_v[pu])
+    prev2_t = _shift(prev_t, fu, st.prev_t[pu])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r1 = np.abs(vu - prev_v) / (tu - prev_t)
+        r2 = np.abs(vu - prev2_v) / (tu - prev2_t)
+    f1 = (tu > prev_t) & (r1 > limit)
+    prev_flag = _shift(f1, fu, st.last_flag[pu])
+    back = prev_flag & (tu > prev2_t) & (r2 <= limit)
+    f = f1 & ~back
+    last = np.ones(len(u), dtype=bool)
+    last[:-1] = pu[1:] != pu[:-1]
+    lp = pu[last]
+    st.prev_v[lp] = prev_v[last]
+    st.prev_t[lp] = prev_t[last]
+    st.last_v[lp] = vu[last]
+    st.last_t[lp] = tu[last]
+    st.last_flag[lp] = f[last]
+    flags[u] = f
+    return flags
 
 
 def apply_checks(batch: Batch, table: PointTable, st: CheckState) -> Batch:
@@ -120,7 +135,7 @@ def apply_checks(batch: Batch, table: PointTable, st: CheckState) -> Batch:
     q[roc] = _BAD
 
     # flatline: how long has the value been exactly the same?
-    prev_v = _prev_in_group(v, first, st.last_value[pts])
+    prev_v = _shift(v, first, st.last_value[pts])
     changed = ~(v == prev_v)
     run_ts = np.where(changed, ts, np.nan)
     run_ts[first & ~changed] = st.run_start[pts[first & ~changed]]
@@ -136,11 +151,4 @@ def apply_checks(batch: Batch, table: PointTable, st: CheckState) -> Batch:
     lp = pts[last]
     st.last_value[lp] = v[last]
     st.run_start[lp] = run_start[last]
-    acc = usable & ~roc
-    if acc.any():
-        ap, at, av = pts[acc], ts[acc], v[acc]
-        alast = np.ones(len(ap), dtype=bool)
-        alast[:-1] = ap[1:] != ap[:-1]
-        st.ref_value[ap[alast]] = av[alast]
-        st.ref_ts[ap[alast]] = at[alast]
     return Batch(pts, ts, v, q, r)

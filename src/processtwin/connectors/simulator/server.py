@@ -84,6 +84,10 @@ class PlantServer:
                 ua.NodeId(f"CSTR.{tag}", self.ns), tag, ua.Variant(0.0, ua.VariantType.Double)
             )
             self._nodes[tag] = node.nodeid
+            # like a real server: no value until the instrument has reported one
+            await server.write_attribute_value(node.nodeid, ua.DataValue(
+                Value=ua.Variant(0.0, ua.VariantType.Double),
+                StatusCode=ua.StatusCode(ua.StatusCodes.BadWaitingForInitialData)))
         for i, name in enumerate(self.plant.model.input_names):
             sp = await cstr.add_variable(
                 ua.NodeId(f"CSTR.{name}_SP", self.ns), f"{name}_SP",

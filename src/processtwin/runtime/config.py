@@ -1,0 +1,358 @@
+"""``twin.yaml``: the typed, frozen description of one plant's twin.
+
+:func:`load_config` parses the YAML, validates it with pydantic and then checks every
+cross-reference (twins, points, models, estimator and gate inputs). It reports **every**
+problem at once, each with its file, line, column and key path, by raising
+:class:`~processtwin.errors.ConfigError`.
+
+Example:
+    >>> cfg = load_config_text("name: x\\ntwins: [{id: r1, model: 'dtmi:a:b;1'}]\\n")
+    >>> cfg.twins[0].id
+    'r1'
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from processtwin.control.gate import Mode
+from processtwin.errors import ConfigError, ConfigProblem
+
+__all__ = [
+    "BindingConfig",
+    "EstimatorConfig",
+    "GateSettings",
+    "OptimizerConfig",
+    "RelationshipConfig",
+    "ServiceConfig",
+    "SimulatorConfig",
+    "SourceConfig",
+    "TwinConfig",
+    "TwinFile",
+    "load_config",
+    "load_config_text",
+]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class BindingConfig(_Frozen):
+    """One source node bound to one twin point, with the point's quality rules."""
+
+    node: str
+    twin: str
+    point: str
+    unit: str = ""
+    lo: float = float("-inf")
+    hi: float = float("inf")
+    max_roc: float = Field(default=float("inf"), gt=0, description="unit per second")
+    flatline_s: float | None = Field(default=None, gt=0)
+    description: str = ""
+
+    @field_validator("point")
+    @classmethod
+    def _no_dot(cls, v: str) -> str:
+        if "." in v or not v:
+            raise ValueError("point names must be non-empty and contain no '.'")
+        return v
+
+
+class WriteConfig(_Frozen):
+    twin: str
+    input: str
+    node: str
+
+
+class SourceConfig(_Frozen):
+    name: str
+    kind: Literal["opcua"] = "opcua"
+    url: str
+    sampling_interval_ms: float = Field(default=100.0, gt=0)
+    publishing_interval_ms: float = Field(default=100.0, gt=0)
+    queue_size: int = Field(default=10, ge=0)
+    bindings: tuple[BindingConfig, ...] = ()
+    writes: tuple[WriteConfig, ...] = ()
+
+
+class TwinSpec(_Frozen):
+    id: str
+    model: str
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, v: str) -> str:
+        if not v or "." in v or "/" in v:
+            raise ValueError("twin ids must be non-empty and contain no '.' or '/'")
+        return v
+
+
+class RelationshipConfig(_Frozen):
+    source: str
+    name: str
+    target: str
+
+
+class EstimatorConfig(_Frozen):
+    """An EKF on a process model, fed by twin points."""
+
+    twin: str
+    kind: Literal["ekf"] = "ekf"
+    model: Literal["van_de_vusse_cstr"] = "van_de_vusse_cstr"
+    time_scale: float = Field(default=1.0, gt=0,
+                              description="plant seconds per clock second (1 for a real plant)")
+    period_s: float = Field(default=0.5, gt=0)
+    inputs: dict[str, str] = Field(description="model input -> point key")
+    measurements: dict[str, list[str]] = Field(description="state -> point keys (averaged)")
+    measurement_std: dict[str, float]
+    process_std: dict[str, float] = Field(default_factory=dict)
+    initial_std: dict[str, float] = Field(default_factory=dict)
+    delayed: dict[str, str] = Field(default_factory=dict,
+                                    description="state -> point key of a late analyser")
+    estimates: dict[str, str] = Field(default_factory=dict,
+                                      description="state -> estimate point name on the twin")
+    params: dict[str, float] = Field(default_factory=dict)
+
+
+class OptimizerConfig(_Frozen):
+    twin: str
+    output: str
+    target: float
+    period_s: float = Field(default=10.0, gt=0)
+    state_max: dict[str, float] = Field(default_factory=dict)
+
+
+class LimitConfig(_Frozen):
+    lo: float
+    hi: float
+    max_step: float = Field(default=float("inf"), gt=0)
+    min_interval_s: float = Field(default=0.0, ge=0)
+
+
+class GateSettings(_Frozen):
+    mode: Mode = Mode.ADVISORY
+    max_staleness_s: float = Field(default=5.0, gt=0)
+    limits: dict[str, LimitConfig] = Field(default_factory=dict)
+
+
+class SimulatorConfig(_Frozen):
+    """The built-in simulated plant (demo and tests)."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=4840, ge=0, le=65535)
+    time_scale: float = Field(default=10.0, gt=0)
+    seed: int = 0
+    fault_rate_per_h: float = Field(default=2.0, ge=0)
+    tick_s: float = Field(default=0.05, gt=0)
+    true_params: dict[str, float] = Field(default_factory=dict)
+
+
+class ServiceConfig(_Frozen):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+
+
+class StoreConfig(_Frozen):
+    kind: Literal["embedded", "memory"] = "embedded"
+    path: str = "history.duckdb"
+    flush_interval_s: float = Field(default=0.2, gt=0)
+
+
+class TwinFile(_Frozen):
+    """The whole ``twin.yaml``."""
+
+    name: str
+    data_dir: str = ".ptwin"
+    models: tuple[str, ...] = ()
+    twins: tuple[TwinSpec, ...] = ()
+    relationships: tuple[RelationshipConfig, ...] = ()
+    sources: tuple[SourceConfig, ...] = ()
+    estimator: EstimatorConfig | None = None
+    optimizer: OptimizerConfig | None = None
+    gate: GateSettings = GateSettings()
+    simulator: SimulatorConfig = SimulatorConfig()
+    service: ServiceConfig = ServiceConfig()
+    store: StoreConfig = StoreConfig()
+    base_dir: str = Field(default=".", exclude=True)
+
+
+TwinConfig = TwinFile
+
+
+# ---------------------------------------------------------------------- locations
+def _locations(text: str) -> dict[tuple[Any, ...], tuple[int, int]]:
+    """Map every key path of a YAML document to its (line, column), 1-based."""
+    out: dict[tuple[Any, ...], tuple[int, int]] = {}
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError:
+        return out
+
+    def walk(node: yaml.Node | None, path: tuple[Any, ...]) -> None:
+        if node is None:
+            return
+        out[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                key = k.value
+                out[(*path, key)] = (k.start_mark.line + 1, k.start_mark.column + 1)
+                walk(v, (*path, key))
+                if isinstance(v, yaml.MappingNode | yaml.SequenceNode):
+                    out[(*path, key)] = (k.start_mark.line + 1, k.start_mark.column + 1)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, v in enumerate(node.value):
+                walk(v, (*path, i))
+
+    walk(root, ())
+    return out
+
+
+def _place(locs: dict[tuple[Any, ...], tuple[int, int]], path: tuple[Any, ...]
+           ) -> tuple[int | None, int | None]:
+    for n in range(len(path), -1, -1):
+        if path[:n] in locs:
+            return locs[path[:n]]
+    return None, None
+
+
+def _problem(file: str | None, locs: dict[tuple[Any, ...], tuple[int, int]],
+             path: tuple[Any, ...], msg: str) -> ConfigProblem:
+    line, col = _place(locs, path)
+    return ConfigProblem(".".join(str(p) for p in path), msg, file, line, col)
+
+
+def _cross_check(cfg: TwinFile, file: str | None,
+                 locs: dict[tuple[Any, ...], tuple[int, int]]) -> list[ConfigProblem]:
+    probs: list[ConfigProblem] = []
+    twins = {t.id for t in cfg.twins}
+    seen: set[str] = set()
+    for i, t in enumerate(cfg.twins):
+        if t.id in seen:
+            probs.append(_problem(file, locs, ("twins", i, "id"), f"duplicate twin id {t.id!r}"))
+        seen.add(t.id)
+    for i, r in enumerate(cfg.relationships):
+        for end in ("source", "target"):
+            if getattr(r, end) not in twins:
+                probs.append(_problem(file, locs, ("relationships", i, end),
+                                      f"unknown twin {getattr(r, end)!r}"))
+    points: set[str] = set()
+    nodes: set[str] = set()
+    for si, s in enumerate(cfg.sources):
+        for bi, b in enumerate(s.bindings):
+            where = ("sources", si, "bindings", bi)
+            if b.twin not in twins:
+                probs.append(_problem(file, locs, (*where, "twin"), f"unknown twin {b.twin!r}"))
+            key = f"{b.twin}.{b.point}"
+            if key in points:
+                probs.append(_problem(file, locs, (*where, "point"), f"point {key} bound twice"))
+            points.add(key)
+            if (s.name, b.node) in nodes:
+                probs.append(_problem(file, locs, (*where, "node"), f"node {b.node} bound twice"))
+            nodes.add((s.name, b.node))  # type: ignore[arg-type]
+            if b.lo > b.hi:
+                probs.append(_problem(file, locs, (*where, "lo"), f"lo {b.lo} > hi {b.hi}"))
+        for wi, w in enumerate(s.writes):
+            if w.twin not in twins:
+                probs.append(_problem(file, locs, ("sources", si, "writes", wi, "twin"),
+                                      f"unknown twin {w.twin!r}"))
+            if w.input not in cfg.gate.limits:
+                probs.append(_problem(file, locs, ("sources", si, "writes", wi, "input"),
+                                      f"input {w.input!r} has no gate limits (gate.limits)"))
+    est = cfg.estimator
+    if est is not None:
+        from processtwin.physics.cstr import van_de_vusse
+
+        model = van_de_vusse()
+        if est.twin not in twins:
+            probs.append(_problem(file, locs, ("estimator", "twin"), f"unknown twin {est.twin!r}"))
+        for name, key in est.inputs.items():
+            if name not in model.input_names:
+                probs.append(_problem(file, locs, ("estimator", "inputs", name),
+                                      f"{name!r} is not an input of {model.name}"))
+            if key not in points:
+                probs.append(_problem(file, locs, ("estimator", "inputs", name),
+                                      f"unknown point {key!r}"))
+        for name in set(model.input_names) - set(est.inputs):
+            probs.append(_problem(file, locs, ("estimator", "inputs"),
+                                  f"model input {name!r} has no point"))
+        for section in ("measurements", "delayed"):
+            for name, keys in getattr(est, section).items():
+                if name not in model.state_names:
+                    probs.append(_problem(file, locs, ("estimator", section, name),
+                                          f"{name!r} is not a state of {model.name}"))
+                for key in [keys] if isinstance(keys, str) else keys:
+                    if key not in points:
+                        probs.append(_problem(file, locs, ("estimator", section, name),
+                                              f"unknown point {key!r}"))
+                if name not in est.measurement_std:
+                    probs.append(_problem(file, locs, ("estimator", "measurement_std"),
+                                          f"no measurement_std for {name!r}"))
+        for name, pname in est.estimates.items():
+            if name not in model.state_names:
+                probs.append(_problem(file, locs, ("estimator", "estimates", name),
+                                      f"{name!r} is not a state of {model.name}"))
+            if f"{est.twin}.{pname}" in points:
+                probs.append(_problem(file, locs, ("estimator", "estimates", name),
+                                      f"estimate point {pname!r} clashes with a bound point"))
+        for pname in est.params:
+            if pname not in model.nominal_params:
+                probs.append(_problem(file, locs, ("estimator", "params", pname),
+                                      f"unknown parameter {pname!r} of {model.name}"))
+    opt = cfg.optimizer
+    if opt is not None:
+        if est is None or opt.twin != est.twin:
+            probs.append(_problem(file, locs, ("optimizer", "twin"),
+                                  "the optimiser needs an estimator on the same twin"))
+        if est is not None and opt.output not in est.estimates:
+            probs.append(_problem(file, locs, ("optimizer", "output"),
+                                  f"{opt.output!r} is not an estimated state"))
+        for name in ("F", "Q"):
+            if name not in cfg.gate.limits:
+                probs.append(_problem(file, locs, ("gate", "limits"),
+                                      f"the optimiser needs gate limits for input {name!r}"))
+    for name, lim in cfg.gate.limits.items():
+        if lim.lo > lim.hi:
+            probs.append(_problem(file, locs, ("gate", "limits", name, "lo"),
+                                  f"lo {lim.lo} > hi {lim.hi}"))
+    return probs
+
+
+def load_config_text(text: str, *, file: str | None = None, base_dir: str = ".") -> TwinFile:
+    """Parse and validate twin.yaml text; raise ConfigError listing every problem."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ConfigError([ConfigProblem(
+            "", f"not valid YAML: {getattr(exc, 'problem', exc)}", file,
+            mark.line + 1 if mark else None, mark.column + 1 if mark else None)]) from exc
+    locs = _locations(text)
+    if not isinstance(raw, dict):
+        raise ConfigError([ConfigProblem("", "the file must be a mapping", file, 1, 1)])
+    raw = {**raw, "base_dir": base_dir}
+    try:
+        cfg = TwinFile.model_validate(raw)
+    except ValidationError as exc:
+        probs = [_problem(file, locs, tuple(e["loc"]), e["msg"]) for e in exc.errors()]
+        raise ConfigError(probs) from None
+    probs = _cross_check(cfg, file, locs)
+    if probs:
+        raise ConfigError(probs)
+    return cfg
+
+
+def load_config(path: str | Path) -> TwinFile:
+    """Load a twin.yaml file (paths inside it are relative to its folder)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([ConfigProblem("", f"cannot read: {exc.strerror}", str(p))]) from exc
+    return load_config_text(text, file=str(p), base_dir=str(p.resolve().parent))

@@ -1,0 +1,461 @@
+"""The twin runtime: wires a twin.yaml into a running twin (asyncio).
+
+One data path: connectors → :meth:`TwinRuntime.ingest` (pipeline checks → live state → store
+buffer) → estimator → optimiser → gate → connector write. Only
+:meth:`TwinRuntime._execute` writes to the plant, and only what
+:meth:`~processtwin.control.gate.CommandGate.release` returned for a released verdict.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from processtwin.connectors.base import Connector
+from processtwin.connectors.opcua.connector import OpcUaBinding, OpcUaConnector, OpcUaSettings
+from processtwin.connectors.simulator.plant import PlantConfig, SimulatedPlant
+from processtwin.connectors.simulator.server import PlantServer
+from processtwin.control.audit import AuditLog
+from processtwin.control.gate import (
+    CommandGate,
+    CommandRequest,
+    GateConfig,
+    GateContext,
+    InputLimit,
+    Verdict,
+)
+from processtwin.core.batch import Batch, DeadLetter
+from processtwin.core.points import PointKind, PointSpec, PointTable
+from processtwin.core.quality import Quality, describe
+from processtwin.core.state import LiveState
+from processtwin.errors import (
+    CommandRefusedError,
+    ConnectorError,
+    InvalidInputError,
+    NotFoundError,
+    UnknownPointError,
+)
+from processtwin.optimization.steady import SetpointConfig, SetpointOptimizer
+from processtwin.pipeline.pipeline import Pipeline
+from processtwin.runtime.config import TwinFile
+from processtwin.runtime.estimator import EstimatorService
+from processtwin.runtime.metrics import Metrics
+from processtwin.store.base import TimeSeriesStore
+from processtwin.store.embedded import EmbeddedStore
+from processtwin.store.memory import MemoryStore
+
+__all__ = ["Proposal", "TwinRuntime", "build_point_table", "free_port"]
+
+_log = logging.getLogger(__name__)
+SIMULATOR_URL = "simulator"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def build_point_table(cfg: TwinFile) -> PointTable:
+    specs = [
+        PointSpec(twin=b.twin, name=b.point, unit=b.unit, kind=PointKind.TELEMETRY, lo=b.lo,
+                  hi=b.hi, max_roc=b.max_roc, flatline_s=b.flatline_s, description=b.description)
+        for s in cfg.sources for b in s.bindings
+    ]
+    if cfg.estimator:
+        from processtwin.physics.cstr import van_de_vusse
+
+        units = {v.name: v.unit for v in van_de_vusse().states}
+        for state, pname in cfg.estimator.estimates.items():
+            specs.append(PointSpec(twin=cfg.estimator.twin, name=pname, unit=units[state],
+                                   kind=PointKind.ESTIMATE, description=f"estimate of {state}"))
+            specs.append(PointSpec(twin=cfg.estimator.twin, name=f"{pname}_std",
+                                   unit=units[state], kind=PointKind.ESTIMATE,
+                                   description=f"standard deviation of the {state} estimate"))
+    return PointTable(specs)
+
+
+@dataclass
+class Proposal:
+    """An optimiser (or person's) request with its latest verdict and fate."""
+
+    request: CommandRequest
+    verdict: Verdict
+    predicted: dict[str, float] = field(default_factory=dict)
+    status: str = "pending"
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.request.id, "twin": self.request.twin,
+                "created": self.request.created, "origin": self.request.origin,
+                "inputs": dict(self.request.inputs), "predicted": self.predicted,
+                "status": self.status, "verdict": self.verdict.to_dict()}
+
+
+class TwinRuntime:
+    """Runs one twin.yaml: sources, pipeline, state, store, estimator, optimiser, gate."""
+
+    def __init__(self, cfg: TwinFile, *, store: TimeSeriesStore | None = None,
+                 data_dir: str | Path | None = None) -> None:
+        self.cfg = cfg
+        base = Path(cfg.base_dir)
+        self.data_dir = Path(data_dir) if data_dir else (base / cfg.data_dir)
+        self.table = build_point_table(cfg)
+        self.state = LiveState(self.table)
+        self.pipeline = Pipeline(self.table)
+        self.metrics = Metrics()
+        if store is not None:
+            self.store = store
+        elif cfg.store.kind == "memory":
+            self.store = MemoryStore()
+        else:
+            self.store = EmbeddedStore(self.data_dir / cfg.store.path)
+        self.store.register(self.table)
+        self.audit = AuditLog(self.data_dir / "audit.jsonl")
+        self.gate = CommandGate(GateConfig(
+            mode=cfg.gate.mode, max_staleness_s=cfg.gate.max_staleness_s,
+            limits={n: InputLimit(lo=lim.lo, hi=lim.hi, max_step=lim.max_step,
+                                  min_interval_s=lim.min_interval_s)
+                    for n, lim in cfg.gate.limits.items()}))
+        self.estimator = (EstimatorService(cfg.estimator, self.table)
+                          if cfg.estimator else None)
+        self.optimizer: SetpointOptimizer | None = None
+        if cfg.optimizer and self.estimator:
+            lims = cfg.gate.limits
+            self.optimizer = SetpointOptimizer(self.estimator.model, SetpointConfig(
+                output=cfg.optimizer.output,
+                bounds={n: (lims[n].lo, lims[n].hi) for n in self.estimator.model.input_names},
+                max_step={n: lims[n].max_step for n in self.estimator.model.input_names},
+                state_max=cfg.optimizer.state_max), params=cfg.estimator.params
+                if cfg.estimator else None)
+        self.target = cfg.optimizer.target if cfg.optimizer else None
+        self.proposals: dict[str, Proposal] = {}
+        self.plant_server: PlantServer | None = None
+        self.connectors: list[Connector] = []
+        self._writers: dict[tuple[str, str], Connector] = {}
+        self._last_write: dict[str, float] = {}
+        self._last_written: dict[str, float] = {}
+        self._pending: list[Batch] = []
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
+        self._latency: deque[float] = deque(maxlen=2000)
+        self.counts = {"ingested": 0, "rejected": 0, "flagged": 0, "stored": 0,
+                       "proposals": 0, "commands_applied": 0, "commands_refused": 0}
+        self.started_at = time.time()
+        self.on_event: Callable[[dict[str, Any]], None] | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        self.audit.append("runtime", {"event": "start", "name": self.cfg.name,
+                                      "mode": self.gate.mode.value})
+        sim = self.cfg.simulator
+        sim_url = None
+        if sim.enabled:
+            port = sim.port or free_port(sim.host)
+            plant = SimulatedPlant(PlantConfig(seed=sim.seed, time_scale=sim.time_scale,
+                                               fault_rate_per_h=sim.fault_rate_per_h,
+                                               true_params=sim.true_params))
+            self.plant_server = PlantServer(plant, host=sim.host, port=port, tick_s=sim.tick_s)
+            await self.plant_server.start()
+            sim_url = self.plant_server.url
+        for s in self.cfg.sources:
+            url = sim_url if s.url == SIMULATOR_URL else s.url
+            if url is None:
+                raise ConnectorError(f"source {s.name}: url 'simulator' but the simulator "
+                                     "is not enabled")
+            bindings = [OpcUaBinding(node=b.node, point=self.table.index(f"{b.twin}.{b.point}"),
+                                     key=f"{b.twin}.{b.point}") for b in s.bindings]
+            conn = OpcUaConnector(OpcUaSettings(
+                name=s.name, url=url, sampling_interval_ms=s.sampling_interval_ms,
+                publishing_interval_ms=s.publishing_interval_ms, queue_size=s.queue_size),
+                bindings, {(w.twin, w.input): w.node for w in s.writes})
+            await conn.start(self.ingest)
+            self.connectors.append(conn)
+            for w in s.writes:
+                self._writers[(w.twin, w.input)] = conn
+        self._tasks.append(asyncio.create_task(self._store_loop(), name="store-writer"))
+        if self.estimator:
+            self._tasks.append(asyncio.create_task(self._estimate_loop(), name="estimator"))
+        if self.optimizer:
+            self._tasks.append(asyncio.create_task(self._optimize_loop(), name="optimizer"))
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        self._tasks.clear()
+        for c in self.connectors:
+            await c.stop()
+        self.connectors.clear()
+        if self.plant_server:
+            await self.plant_server.stop()
+            self.plant_server = None
+        await self._flush()
+        self.audit.append("runtime", {"event": "stop", "counts": dict(self.counts)})
+        await asyncio.to_thread(self.store.close)
+
+    # ------------------------------------------------------------------ data path
+    async def ingest(self, batch: Batch, dead: list[DeadLetter]) -> None:
+        """The sink every connector feeds: check, update state, buffer for the store."""
+        now = time.time()
+        res = self.pipeline.process(batch, dead)
+        if res.dead:
+            self._dead_letters(res.dead)
+        for reason, n in res.flags.items():
+            self.metrics.flags.labels(reason).inc(n)
+            self.counts["flagged"] += n
+        b = res.batch
+        if len(b) == 0:
+            return
+        changed = self.state.apply(b, now)
+        self._pending.append(b)
+        self.counts["ingested"] += len(b)
+        self.metrics.ingested.labels("plant").inc(len(b))
+        lat = now - b.ts[b.quality != Quality.BAD]
+        if len(lat):
+            self._latency.extend(lat[-50:].tolist())
+        self._publish_points(changed, "telemetry")
+
+    def _dead_letters(self, items: list[DeadLetter]) -> None:
+        for d in items:
+            self.metrics.rejected.labels(d.category).inc()
+            _log.debug("dead letter: %s %s: %s", d.key, d.value, d.reason)
+        self.counts["rejected"] += len(items)
+        self.store.append_dead(items)
+
+    async def _store_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.cfg.store.flush_interval_s)
+            await self._flush()
+
+    async def _flush(self) -> None:
+        if not self._pending:
+            return
+        batch = Batch.concat(self._pending)
+        self._pending = []
+        t0 = time.perf_counter()
+        try:
+            n = await asyncio.to_thread(self.store.append, batch)
+        except Exception:
+            _log.exception("store append failed; %d rows kept for retry", len(batch))
+            self._pending.insert(0, batch)
+            return
+        self.metrics.store_seconds.observe(time.perf_counter() - t0)
+        self.metrics.stored.inc(n)
+        self.counts["stored"] += n
+
+    async def _estimate_loop(self) -> None:
+        est = self.estimator
+        if est is None:
+            return
+        while True:
+            await asyncio.sleep(est.cfg.period_s)
+            now = time.time()
+            try:
+                b = est.step(self.state, now)
+            except Exception:  # one bad step must not stop estimation for good
+                _log.exception("estimator step failed")
+                continue
+            if b is None:
+                continue
+            std_pts = [self.table.index(f"{est.cfg.twin}.{est.cfg.estimates[s]}_std")
+                       for s in est.est_idx]
+            full = Batch.concat([b, Batch.of(std_pts, b.ts, est.last_std)])
+            self.state.apply(full, now, std=np.r_[est.last_std, np.full(len(std_pts), np.nan)])
+            self._pending.append(full)
+            self.metrics.estimates.labels(est.cfg.twin).inc()
+            self._publish_points(b.point, "estimates")
+
+    async def _optimize_loop(self) -> None:
+        cfg = self.cfg.optimizer
+        if cfg is None:
+            return
+        await asyncio.sleep(min(cfg.period_s, 3.0))
+        while True:
+            try:
+                await self.propose()
+            except Exception:
+                _log.exception("optimiser failed")
+            await asyncio.sleep(cfg.period_s)
+
+    # ------------------------------------------------------------------ analytics
+    async def propose(self) -> Proposal | None:
+        """Run the optimiser once and put its proposal through the gate."""
+        est, opt, cfg = self.estimator, self.optimizer, self.cfg.optimizer
+        if est is None or opt is None or cfg is None or not est.initialised:
+            return None
+        if self.target is None:
+            return None
+        u_now = np.array([self._current_input(n) for n in est.model.input_names])
+        iy = est.model.state_names.index(cfg.output)
+        prop = await asyncio.to_thread(opt.propose, self.target, u_now, est.filter.ekf.x,
+                                       float(est.filter.ekf.x[iy]))
+        if not prop.ok:
+            _log.warning("optimiser: %s", prop.status)
+            return None
+        req = CommandRequest(twin=cfg.twin, inputs={k: round(v, 4) for k, v in
+                                                     prop.inputs.items()},
+                             origin="optimizer", note=f"hold {cfg.output} at {self.target}")
+        verdict = self.gate.evaluate(req, self._context(cfg.twin))
+        p = Proposal(req, verdict, predicted=prop.predicted, status=verdict.outcome)
+        self.proposals[req.id] = p
+        self._trim_proposals()
+        self.counts["proposals"] += 1
+        self.metrics.proposals.inc()
+        self._record(p, verdict, None)
+        if verdict.released:
+            await self._execute(p, verdict)
+        return p
+
+    def _trim_proposals(self, keep: int = 200) -> None:
+        while len(self.proposals) > keep:
+            self.proposals.pop(next(iter(self.proposals)))
+
+    def _current_input(self, name: str) -> float:
+        if name in self._last_written:
+            return self._last_written[name]
+        est = self.estimator
+        if est is not None:
+            i = est._u_idx[est.model.input_names.index(name)]
+            v = float(self.state.value[i])
+            if np.isfinite(v):
+                return v
+            return float(est._u_last[est.model.input_names.index(name)])
+        return float("nan")
+
+    def _context(self, twin: str) -> GateContext:
+        now = time.time()
+        tele = [i for i in self.table.of_twin(twin)
+                if self.table.spec(i).kind is PointKind.TELEMETRY] or [
+                    i for i, s in enumerate(self.table.specs) if s.kind is PointKind.TELEMETRY]
+        good = [i for i in tele if self.state.quality[i] != Quality.BAD]
+        return GateContext(now=now, data_age_s=self.state.age(good, now),
+                           current={n: self._current_input(n) for n in self.cfg.gate.limits},
+                           last_write=dict(self._last_write))
+
+    # ------------------------------------------------------------------ commands
+    def _record(self, p: Proposal, v: Verdict, user: str | None) -> None:
+        self.metrics.verdicts.labels(v.outcome).inc()
+        entry = self.audit.append("verdict", {"request": p.request.to_dict(),
+                                              "verdict": v.to_dict(), "user": user})
+        p.history.append({"verdict": v.id, "outcome": v.outcome, "ts": v.ts})
+        self._publish({"type": "proposal", "proposal": p.to_dict()})
+        self._publish({"type": "audit", "entry": entry})
+        if v.outcome == "refused":
+            self.counts["commands_refused"] += 1
+
+    async def _execute(self, p: Proposal, v: Verdict) -> None:
+        """Write a released verdict to the plant. The only plant-write path."""
+        for w in self.gate.release(v):
+            conn = self._writers.get((w.twin, w.name))
+            if conn is None:
+                raise InvalidInputError(f"no write binding for {w.twin}.{w.name}")
+            try:
+                await conn.write(w)
+            except ConnectorError as exc:
+                self.metrics.write_errors.inc()
+                p.status = "failed"
+                entry = self.audit.append("write_failed", {"verdict": v.id, "input": w.name,
+                                                           "value": w.value, "error": str(exc)})
+                self._publish({"type": "audit", "entry": entry})
+                raise
+            self._last_write[w.name] = time.time()
+            self._last_written[w.name] = w.value
+            self.metrics.writes.inc()
+            self.counts["commands_applied"] += 1
+        p.status = "applied"
+        entry = self.audit.append("applied", {"verdict": v.id, "request": p.request.id,
+                                              "inputs": dict(v.inputs),
+                                              "predicted": p.predicted})
+        self._publish({"type": "audit", "entry": entry})
+        self._publish({"type": "proposal", "proposal": p.to_dict()})
+
+    async def approve(self, proposal_id: str, user: str) -> Proposal:
+        """A person approves a pending proposal; the gate re-checks it now."""
+        p = self.proposals.get(proposal_id)
+        if p is None:
+            raise NotFoundError(f"no proposal {proposal_id!r}")
+        if p.status != "pending":
+            raise InvalidInputError(f"proposal {proposal_id} is {p.status}, not pending")
+        v = self.gate.evaluate(p.request, self._context(p.request.twin), approved_by=user)
+        p.verdict, p.status = v, v.outcome
+        self._record(p, v, user)
+        if v.released:
+            await self._execute(p, v)
+        elif v.outcome == "refused":
+            raise CommandRefusedError(v)
+        return p
+
+    async def command(self, twin: str, name: str, value: float, user: str) -> Proposal:
+        """A person's direct command; it passes the gate like any proposal."""
+        if twin not in {t.id for t in self.cfg.twins}:
+            raise NotFoundError(f"no twin {twin!r}")
+        req = CommandRequest(twin=twin, inputs={name: value}, origin=f"user:{user}")
+        v = self.gate.evaluate(req, self._context(twin), approved_by=user)
+        p = Proposal(req, v, status=v.outcome)
+        self.proposals[req.id] = p
+        self._record(p, v, user)
+        if v.released:
+            await self._execute(p, v)
+        else:
+            raise CommandRefusedError(v)
+        return p
+
+    # ------------------------------------------------------------------ views
+    def subscribe(self, maxsize: int = 256) -> asyncio.Queue[dict[str, Any]]:
+        q: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=maxsize)
+        self._subscribers.add(q)
+        self.metrics.ws_clients.set(len(self._subscribers))
+        return q
+
+    def unsubscribe(self, q: asyncio.Queue[dict[str, Any]]) -> None:
+        self._subscribers.discard(q)
+        self.metrics.ws_clients.set(len(self._subscribers))
+
+    def _publish(self, event: dict[str, Any]) -> None:
+        for q in list(self._subscribers):
+            try:
+                q.put_nowait(event)
+            except asyncio.QueueFull:  # a slow client never slows ingest: drop it
+                self._subscribers.discard(q)
+                self.metrics.ws_dropped.inc()
+                with contextlib.suppress(asyncio.QueueFull):
+                    q.get_nowait()
+                    q.put_nowait({"type": "dropped", "reason": "client too slow"})
+        if self.on_event:
+            self.on_event(event)
+
+    def _publish_points(self, idxs: np.ndarray[Any, Any], kind: str) -> None:
+        if not self._subscribers or len(idxs) == 0:
+            return
+        by_twin: dict[str, dict[str, list[Any]]] = {}
+        for i in np.unique(idxs):
+            spec = self.table.spec(int(i))
+            pv = self.state.get(int(i))
+            row: list[Any] = [pv.ts, pv.value, describe(pv.quality, pv.reason)]
+            if kind == "estimates":
+                row = [pv.ts, pv.value, pv.std]
+            by_twin.setdefault(spec.twin, {})[spec.name] = row
+        for twin, pts in by_twin.items():
+            self._publish({"type": kind, "twin": twin, "points": pts})
+
+    def point_key(self, twin: str, point: str) -> str:
+        key = f"{twin}.{point}"
+        if key not in self.table:
+            raise UnknownPointError(f"twin {twin!r} has no point {point!r}")
+        return key
+
+    def sync_latency(self) -> float | None:
+        return float(np.median(self._latency)) if self._latency else None

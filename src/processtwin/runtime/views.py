@@ -1,0 +1,109 @@
+"""Read-only views of a running twin: listing, detail, health and fidelity level.
+
+Fidelity levels: L1 shadow (live data only), L2 statistical (quality-checked history), L3
+physics with estimation (a model and an estimator in the loop), L4 hybrid with predictive
+control, L5 closed loop. A twin reports the highest level whose parts it actually runs.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from processtwin.control.gate import Mode
+from processtwin.core.points import PointKind
+from processtwin.core.quality import Quality
+from processtwin.errors import NotFoundError
+from processtwin.runtime.runtime import TwinRuntime
+
+__all__ = ["fidelity", "health", "twin_detail", "twin_list"]
+
+_LEVELS = {1: "L1 shadow", 2: "L2 statistical", 3: "L3 physics + estimation",
+           4: "L4 hybrid + predictive control", 5: "L5 closed loop"}
+FRESH_S = 5.0
+
+
+def fidelity(rt: TwinRuntime, twin: str) -> dict[str, Any]:
+    tele = [i for i in rt.table.of_twin(twin) if rt.table.spec(i).kind is PointKind.TELEMETRY]
+    level, why = 1, "live telemetry only"
+    if tele:
+        level, why = 2, "quality-checked live data with history"
+    est = rt.estimator
+    if est is not None and est.cfg.twin == twin and est.initialised:
+        level, why = 3, f"{est.model.name} with an EKF estimating unmeasured states"
+        if rt.optimizer is not None and rt.gate.mode is Mode.CLOSED:
+            why += "; optimiser proposals released in closed mode (no hybrid model/MPC: not L4)"
+    if not tele and level < 3:
+        level, why = 1, "no telemetry bound: a shadow of the model only"
+    return {"level": f"L{level}", "name": _LEVELS[level], "why": why}
+
+
+def health(rt: TwinRuntime, twin: str) -> dict[str, Any]:
+    now = time.time()
+    tele = [i for i in rt.table.of_twin(twin) if rt.table.spec(i).kind is PointKind.TELEMETRY]
+    fresh_good = [i for i in tele if rt.state.quality[i] == Quality.GOOD
+                  and now - rt.state.ts[i] <= FRESH_S]
+    stale = rt.state.age(tele, now) if tele else None
+    coverage = len(fresh_good) / len(tele) if tele else None
+    out: dict[str, Any] = {
+        "sync_latency_s": rt.sync_latency(),
+        "staleness_s": stale if stale is None or np.isfinite(stale) else None,
+        "sensor_coverage": coverage,
+        "model": None,
+    }
+    if stale is not None and np.isfinite(stale):
+        rt.metrics.staleness.labels(twin).set(stale)
+    if coverage is not None:
+        rt.metrics.coverage.labels(twin).set(coverage)
+    lat = rt.sync_latency()
+    if lat is not None:
+        rt.metrics.sync_latency.labels(twin).set(lat)
+    est = rt.estimator
+    if est is not None and est.cfg.twin == twin:
+        fits = est.fit()
+        out["model"] = {
+            "name": est.model.name,
+            "estimator": "ekf",
+            "steps": est.steps,
+            "late_measurements": est.filter.late_applied,
+            "outputs": {s: {"rmse": f.rmse, "r2": f.r2, "n": f.n} for s, f in fits.items()},
+        }
+        for s, f in fits.items():
+            if f.rmse is not None:
+                rt.metrics.model_rmse.labels(twin, s).set(f.rmse)
+    return out
+
+
+def _spec_of(rt: TwinRuntime, twin: str) -> Any:
+    for t in rt.cfg.twins:
+        if t.id == twin:
+            return t
+    raise NotFoundError(f"no twin {twin!r}")
+
+
+def twin_list(rt: TwinRuntime) -> list[dict[str, Any]]:
+    return [{"id": t.id, "model": t.model, "fidelity": fidelity(rt, t.id)} for t in rt.cfg.twins]
+
+
+def twin_detail(rt: TwinRuntime, twin: str) -> dict[str, Any]:
+    spec = _spec_of(rt, twin)
+    telemetry: dict[str, Any] = {}
+    estimates: dict[str, Any] = {}
+    for i in rt.table.of_twin(twin):
+        ps = rt.table.spec(i)
+        pv = rt.state.get(i)
+        if ps.kind is PointKind.TELEMETRY:
+            d = pv.to_dict()
+            d.pop("std")
+            d["unit"] = ps.unit
+            telemetry[ps.name] = d
+        elif ps.kind is PointKind.ESTIMATE and not ps.name.endswith("_std"):
+            estimates[ps.name] = {"value": pv.value, "std": pv.std, "ts": pv.ts,
+                                  "unit": ps.unit}
+    rels = [{"name": r.name, "target": r.target} for r in rt.cfg.relationships
+            if r.source == twin]
+    return {"id": twin, "model": spec.model, "properties": dict(spec.properties),
+            "relationships": rels, "telemetry": telemetry, "estimates": estimates,
+            "health": health(rt, twin), "fidelity": fidelity(rt, twin)}
