@@ -92,7 +92,8 @@ def test_doc_example(example: dict[str, Any]) -> None:
     try:
         parse(example["input"], allow_undefined_extensions=allow)
     except DTDLValidationError as exc:
-        assert not example["valid"], [str(e) for e in exc.errors]
+        errors = [str(e) for e in exc.errors]
+        assert not example["valid"], errors
     else:
         assert example["valid"], "expected invalid"
 

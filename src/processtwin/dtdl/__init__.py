@@ -55,10 +55,13 @@ def parse(
     Raises :class:`DTDLValidationError` with every problem when anything is invalid.
     """
     parser = DocumentParser(allow_undefined_extensions)
+    if isinstance(documents, (str, bytes, dict)):
+        documents = [documents]  # a single document given on its own
     for i, doc in enumerate(documents):
         if isinstance(doc, (str, bytes)):
             try:
-                loaded: object = json.loads(doc)
+                text = doc.decode("utf-8-sig") if isinstance(doc, bytes) else doc.lstrip("\ufeff")
+                loaded: object = json.loads(text)
             except (ValueError, RecursionError) as exc:
                 parser.err(ERR.BAD_JSON, None, None, f"document {i} is not valid JSON: {exc}")
                 continue

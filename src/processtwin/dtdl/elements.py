@@ -12,10 +12,7 @@ from typing import Any
 
 from processtwin.dtdl.context import Scope
 
-__all__ = ["RawElement", "Ref"]
-
-#: A value of an object-valued property: an inline element or an IRI.
-Ref = "RawElement | str"
+__all__ = ["RawElement"]
 
 
 @dataclass(eq=False, slots=True)

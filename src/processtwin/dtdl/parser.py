@@ -438,14 +438,14 @@ class DocumentParser:
                              f"'{item}' is neither a DTMI nor a defined term")
                     continue
                 if iri in mm.instances or iri in el.scope.schemas:
-                    if iri not in ps.instances and iri not in el.scope.schemas:
+                    # standard elements; extension schemas go wherever primitive schemas may
+                    allowed = iri in ps.instances or (
+                        iri in el.scope.schemas and bool(ps.instances)
+                    )
+                    if not allowed:
                         self.err(ERR.BAD_VALUE, el.id, key,
                                  f"'{item}' is not an allowed value of '{ps.name}'")
                         continue
-                elif iri in el.scope.schemas and not ps.instances:
-                    self.err(ERR.BAD_VALUE, el.id, key,
-                             f"'{item}' is not an allowed value of '{ps.name}'")
-                    continue
                 out.append(iri)
             elif isinstance(item, dict):
                 child = self.parse_element(item, el.scope, ps, el, ps.name, i)

@@ -204,9 +204,10 @@ class Validator:
         if el.semantic_types:
             self._semantic(el)
         if any(a.endswith(":Transparent") for a in el.adjuncts):
-            schemas = el.refs.get("schema", [])
-            if not (schemas and isinstance(schemas[0], str) and ":bytes;" in schemas[0]):
-                self.err(ERR.BAD_VALUE, el.id, "schema", "a Transparent payload must be bytes")
+            for ref in el.refs.get("schema", []):
+                if isinstance(ref, str) and ":bytes;" not in ref:
+                    self.err(ERR.BAD_VALUE, el.id, "schema",
+                             "a Transparent payload must be bytes or a complex schema")
 
     def _targets(self, el: RawElement, prop: str) -> list[RawElement]:
         out = []
