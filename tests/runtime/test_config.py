@@ -62,3 +62,35 @@ def test_malformed_files_give_config_errors(text: str) -> None:
 def test_missing_file() -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_config("/nonexistent/twin.yaml")
+
+
+def test_twins_are_checked_against_their_dtdl_models(example_path: Path, tmp_path: Path) -> None:
+    text = example_path.read_text()
+    text = text.replace("properties: {volume: 10.01, cb_target: 0.95}",
+                        "properties: {volume: 10.01, colour: red}")
+    text = text.replace("{source: pump1, name: feeds, target: reactor1}",
+                        "{source: pump1, name: drains, target: reactor1}")
+    text = text.replace("twin: reactor1, point: level,", "twin: reactor1, point: lvl,")
+    (tmp_path / "models").symlink_to(example_path.parent / "models")
+    bad = tmp_path / "twin.yaml"
+    bad.write_text(text)
+    with pytest.raises(ConfigError) as exc:
+        load_config(bad)
+    msgs = {p.path: p.message for p in exc.value.problems}
+    assert "'colour' is not a property" in msgs["twins.0.properties.colour"]
+    assert "no relationship 'drains'" in msgs["relationships.0.name"]
+    assert "'lvl' is no telemetry" in msgs["sources.0.bindings.5.point"]
+    assert all(p.line for p in exc.value.problems)
+
+
+def test_invalid_dtdl_is_a_config_error(example_path: Path, tmp_path: Path) -> None:
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "Bad.json").write_text('{"@context": "dtmi:dtdl:context;3", '
+                                                  '"@id": "not-a-dtmi", "@type": "Interface"}')
+    text = example_path.read_text().replace(
+        "models: [models/Reactor.json, models/CoolingJacket.json, models/Pump.json, "
+        "models/Sensor.json]", "models: [models/*.json]")
+    (tmp_path / "twin.yaml").write_text(text)
+    with pytest.raises(ConfigError) as exc:
+        load_config(tmp_path / "twin.yaml")
+    assert any("invalidId" in p.message or "dtmi" in p.message for p in exc.value.problems)

@@ -324,6 +324,86 @@ def _cross_check(cfg: TwinFile, file: str | None,
     return probs
 
 
+def _check_models(cfg: TwinFile, file: str | None,
+                  locs: dict[tuple[Any, ...], tuple[int, int]]) -> list[ConfigProblem]:
+    """Load the DTDL models through the parser and check every twin against its model."""
+    from processtwin.dtdl import DTDLValidationError, parse
+
+    probs: list[ConfigProblem] = []
+    docs: list[str] = []
+    base = Path(cfg.base_dir)
+    for i, pattern in enumerate(cfg.models):
+        paths = sorted(base.glob(pattern)) if any(c in pattern for c in "*?[") else [
+            base / pattern]
+        if not paths:
+            probs.append(_problem(file, locs, ("models", i), f"no file matches {pattern!r}"))
+        for path in paths:
+            try:
+                docs.append(path.read_text(encoding="utf-8-sig"))
+            except OSError as exc:
+                probs.append(_problem(file, locs, ("models", i),
+                                      f"cannot read {path}: {exc.strerror}"))
+    if probs or not docs:
+        return probs
+    try:
+        models = parse(docs)
+    except DTDLValidationError as exc:
+        return [_problem(file, locs, ("models",), f"{e.validation_id} at {e.element_id}"
+                         f"{'.' + e.property if e.property else ''}: {e.message}")
+                for e in exc.errors]
+    ifaces = models.interfaces
+    model_of: dict[str, Any] = {}
+    for i, t in enumerate(cfg.twins):
+        iface = ifaces.get(t.model)
+        if iface is None:
+            probs.append(_problem(file, locs, ("twins", i, "model"),
+                                  f"no interface {t.model!r} in the models"))
+            continue
+        model_of[t.id] = iface
+        declared = {p.name for p in iface.properties}
+        for key in t.properties:
+            if key not in declared:
+                probs.append(_problem(file, locs, ("twins", i, "properties", key),
+                                      f"{key!r} is not a property of {t.model}"))
+    for i, r in enumerate(cfg.relationships):
+        src, dst = model_of.get(r.source), model_of.get(r.target)
+        if src is None:
+            continue
+        rel = next((x for x in src.relationships if x.name == r.name), None)
+        if rel is None:
+            probs.append(_problem(file, locs, ("relationships", i, "name"),
+                                  f"{src.id} has no relationship {r.name!r}"))
+        elif rel.target and dst is not None and rel.target != dst.id and \
+                rel.target not in _ancestors(dst, ifaces):
+            probs.append(_problem(file, locs, ("relationships", i, "target"),
+                                  f"{r.name!r} must target a {rel.target}, not {dst.id}"))
+    for si, s in enumerate(cfg.sources):
+        for bi, b in enumerate(s.bindings):
+            iface = model_of.get(b.twin)
+            if iface is not None and b.point not in {t.name for t in iface.telemetries} | {
+                    p.name for p in iface.properties}:
+                probs.append(_problem(file, locs, ("sources", si, "bindings", bi, "point"),
+                                      f"{b.point!r} is no telemetry or property of {iface.id}"))
+        for wi, w in enumerate(s.writes):
+            iface = model_of.get(w.twin)
+            if iface is not None and w.input not in {c.name for c in iface.commands}:
+                probs.append(_problem(file, locs, ("sources", si, "writes", wi, "input"),
+                                      f"{w.input!r} is not a command of {iface.id}"))
+    return probs
+
+
+def _ancestors(iface: Any, ifaces: Any) -> set[str]:
+    out: set[str] = set()
+    todo = list(iface.extends)
+    while todo:
+        x = todo.pop()
+        if x not in out:
+            out.add(x)
+            if x in ifaces:
+                todo.extend(ifaces[x].extends)
+    return out
+
+
 def load_config_text(text: str, *, file: str | None = None, base_dir: str = ".") -> TwinFile:
     """Parse and validate twin.yaml text; raise ConfigError listing every problem."""
     try:
@@ -342,7 +422,7 @@ def load_config_text(text: str, *, file: str | None = None, base_dir: str = ".")
     except ValidationError as exc:
         probs = [_problem(file, locs, tuple(e["loc"]), e["msg"]) for e in exc.errors()]
         raise ConfigError(probs) from None
-    probs = _cross_check(cfg, file, locs)
+    probs = _cross_check(cfg, file, locs) + _check_models(cfg, file, locs)
     if probs:
         raise ConfigError(probs)
     return cfg
