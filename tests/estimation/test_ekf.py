@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from processtwin.estimation import DelayedEKF, EKFConfig, ExtendedKalmanFilter
 from processtwin.errors import InvalidInputError
+from processtwin.estimation import DelayedEKF, EKFConfig, ExtendedKalmanFilter
 from processtwin.physics import rk4, van_de_vusse
 
 CFG = EKFConfig(measurement_std={"T_R": 0.1, "T_K": 0.1, "C_b": 0.02},
@@ -81,7 +81,7 @@ def test_uncertain_values_weigh_less() -> None:
 def test_misconfigured_filter_is_refused() -> None:
     with pytest.raises(InvalidInputError, match="not states"):
         ExtendedKalmanFilter(van_de_vusse(), EKFConfig(measurement_std={"nope": 1.0}))
+    e = DelayedEKF(ExtendedKalmanFilter(van_de_vusse(), CFG))
+    e.step(1.0, van_de_vusse().u0, {})
     with pytest.raises(InvalidInputError, match="time must increase"):
-        e = DelayedEKF(ExtendedKalmanFilter(van_de_vusse(), CFG))
-        e.step(1.0, van_de_vusse().u0, {})
         e.step(1.0, van_de_vusse().u0, {})

@@ -80,7 +80,8 @@ def test_dead_letters_round_trip(store: TimeSeriesStore) -> None:
     assert [d.key for d in store.dead_letters()] == ["k2", "k1"]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.tuples(st.integers(0, 40), st.floats(-1e3, 1e3)), min_size=1, max_size=50,
                 unique_by=lambda r: r[0]),
        st.sampled_from([1.0, 2.5, 10.0]))

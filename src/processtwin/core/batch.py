@@ -158,7 +158,7 @@ class BatchBuilder:
         key: str | None = None,
     ) -> None:
         """Add one reading; a value that is not a real number becomes a dead letter."""
-        if isinstance(value, bool) or isinstance(value, int | float | np.integer | np.floating):
+        if isinstance(value, bool | int | float | np.integer | np.floating):
             number = float(value)
         elif value is None and quality != Quality.GOOD:
             number = math.nan  # a bad status without a value: keep the quality, no number
@@ -174,7 +174,8 @@ class BatchBuilder:
             return
         if not math.isfinite(ts):
             self._dead.append(
-                DeadLetter(self.source, key or str(point), repr(value)[:200], "timestamp: not finite")
+                DeadLetter(self.source, key or str(point), repr(value)[:200],
+                           "timestamp: not finite")
             )
             return
         self._p.append(point)
@@ -184,7 +185,8 @@ class BatchBuilder:
         self._r.append(int(reason))
 
     def reject(self, key: str, value: Any, reason: str, category: str = "invalid") -> None:
-        self._dead.append(DeadLetter(self.source, key, repr(value)[:200], reason, category=category))
+        self._dead.append(
+            DeadLetter(self.source, key, repr(value)[:200], reason, category=category))
 
     def build(self) -> tuple[Batch, list[DeadLetter]]:
         """Return the batch and dead letters gathered so far, and start afresh."""

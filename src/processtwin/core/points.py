@@ -13,7 +13,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -89,7 +89,7 @@ class PointTable:
     def __len__(self) -> int:
         return self._n
 
-    def __iter__(self) -> Iterable[PointSpec]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[PointSpec]:
         return iter(self._specs)
 
     def __contains__(self, key: object) -> bool:

@@ -87,11 +87,12 @@ class ExtendedKalmanFilter:
                    | set(config.initial_std)) - set(names)
         if unknown:
             raise InvalidInputError(f"EKF: not states of {model.name}: {sorted(unknown)}")
-        default_q = {n: 0.01 * max(abs(v.nominal), 1.0) for n, v in zip(names, model.states)}
+        default_q = {n: 0.01 * max(abs(v.nominal), 1.0)
+                     for n, v in zip(names, model.states, strict=True)}
         q = np.array([config.process_std.get(n, default_q[n]) for n in names])
         self._qc = np.diag(q**2)
         p0 = np.array([config.initial_std.get(n, 0.1 * max(abs(v.nominal), 1.0))
-                       for n, v in zip(names, model.states)])
+                       for n, v in zip(names, model.states, strict=True)])
         self.x: F64 = np.array(model.x0 if x0 is None else x0, dtype=np.float64)
         self.P: F64 = np.diag(p0**2)
         self._pv = model.param_vector(config.params)
@@ -107,8 +108,8 @@ class ExtendedKalmanFilter:
         """Propagate by ``dt`` model time units under constant inputs ``u``."""
         if dt <= 0:
             return
-        xn, a = self._step(self.x, np.asarray(u, dtype=np.float64), self._pv, dt)
-        a = np.array(a)
+        xn, a_dm = self._step(self.x, np.asarray(u, dtype=np.float64), self._pv, dt)
+        a = np.array(a_dm)
         self.x = np.clip(np.array(xn).ravel(), self._lo, self._hi)
         self.P = a @ self.P @ a.T + self._qc * dt
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import casadi
 import numpy as np
@@ -82,7 +83,7 @@ class SetpointOptimizer:
         obj += config.move_weight * casadi.sumsqr((u - u_now) / rng)
         g = model.casadi_rhs(x, u, self._pv)
         nlp = {"x": casadi.vertcat(x, u), "f": obj, "g": g, "p": par}
-        opts = {"ipopt.print_level": 0, "print_time": False, "ipopt.sb": "yes",
+        opts: dict[str, Any] = {"ipopt.print_level": 0, "print_time": False, "ipopt.sb": "yes",
                 "ipopt.max_iter": 200, "ipopt.tol": 1e-10}
         self._solver = casadi.nlpsol("setpoint", "ipopt", nlp, opts)
         self._ss = casadi.rootfinder("ss", "newton", casadi.Function(

@@ -100,7 +100,8 @@ def van_de_vusse(**overrides: float) -> ProcessModel:
                 description="heat added by the jacket (negative: cooling)"),
         ),
         params=tuple(
-            Var(name=k, unit=unit, nominal=overrides.get(k, val)) for k, (val, unit) in params.items()
+            Var(name=k, unit=unit, nominal=overrides.get(k, val))
+            for k, (val, unit) in params.items()
         ),
         rhs=_rhs,
         outputs=("T_R", "T_K", "F", "Q", "C_b"),

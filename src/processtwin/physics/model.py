@@ -166,7 +166,7 @@ class ProcessModel:
 
     def steady_state(self, u: npt.ArrayLike, p: Mapping[str, float] | None = None,
                      guess: npt.ArrayLike | None = None) -> F64:
-        """Solve f(x, u) = 0 near ``guess``; see :func:`processtwin.physics.simulate.steady_state`."""
+        """Solve f(x, u) = 0 near ``guess`` (see :func:`~processtwin.physics.steady_state`)."""
         from processtwin.physics.simulate import steady_state
 
         return steady_state(self, u, p, guess)

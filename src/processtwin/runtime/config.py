@@ -243,7 +243,7 @@ def _cross_check(cfg: TwinFile, file: str | None,
                 probs.append(_problem(file, locs, ("relationships", i, end),
                                       f"unknown twin {getattr(r, end)!r}"))
     points: set[str] = set()
-    nodes: set[str] = set()
+    nodes: set[tuple[str, str]] = set()
     for si, s in enumerate(cfg.sources):
         for bi, b in enumerate(s.bindings):
             where = ("sources", si, "bindings", bi)
@@ -255,7 +255,7 @@ def _cross_check(cfg: TwinFile, file: str | None,
             points.add(key)
             if (s.name, b.node) in nodes:
                 probs.append(_problem(file, locs, (*where, "node"), f"node {b.node} bound twice"))
-            nodes.add((s.name, b.node))  # type: ignore[arg-type]
+            nodes.add((s.name, b.node))
             if b.lo > b.hi:
                 probs.append(_problem(file, locs, (*where, "lo"), f"lo {b.lo} > hi {b.hi}"))
         for wi, w in enumerate(s.writes):

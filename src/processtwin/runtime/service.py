@@ -68,7 +68,7 @@ async def run(cfg: TwinFile, *, host: str, port: int, duration: float | None = N
     server = uvicorn.Server(uvicorn.Config(create_app(rt), host=host, port=port,
                                            log_level="warning", lifespan="off"))
     serve = asyncio.create_task(server.serve(), name="http")
-    while not server.started and not serve.done():
+    while not server.started and not serve.done():  # noqa: ASYNC110 - uvicorn has no event
         await asyncio.sleep(0.02)
     if serve.done():
         await rt.stop()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -13,6 +14,10 @@ from processtwin.errors import InvalidInputError, UnknownPointError
 from processtwin.store.base import AGGREGATES, Series
 
 __all__ = ["MemoryStore"]
+
+_AGG: dict[str, Callable[[np.ndarray[Any, np.dtype[np.float64]]], Any]] = {
+    "avg": np.mean, "min": np.min, "max": np.max,
+    "first": lambda a: a[0], "last": lambda a: a[-1]}
 
 
 class MemoryStore:
@@ -71,8 +76,7 @@ class MemoryStore:
             elif len(vals) == 0:
                 val = np.nan
             else:
-                val = float({"avg": np.mean, "min": np.min, "max": np.max,
-                             "first": lambda a: a[0], "last": lambda a: a[-1]}[agg](vals))
+                val = float(_AGG[agg](vals))
             out_t.append(bt)
             out_v.append(val)
             out_q.append(int(b.quality[use].max()) if use.any() else int(Quality.BAD))

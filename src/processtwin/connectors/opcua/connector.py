@@ -116,7 +116,8 @@ class OpcUaConnector:
         self._client = client
         await self._subscribe(client)
         self.status.connected = True
-        self._flusher = asyncio.create_task(self._flush_loop(), name=f"opcua-flush-{self.settings.name}")
+        self._flusher = asyncio.create_task(self._flush_loop(),
+                                            name=f"opcua-flush-{self.settings.name}")
 
     async def _subscribe(self, client: Client) -> None:
         params = ua.CreateSubscriptionParameters()

@@ -133,7 +133,7 @@ class SimulatedPlant:
         return (*(s.tag for s in self.config.sensors), "AT101")
 
     def true_state(self) -> dict[str, float]:
-        return dict(zip(self.model.state_names, map(float, self.x)))
+        return dict(zip(self.model.state_names, map(float, self.x), strict=True))
 
     def write_setpoint(self, name: str, value: float) -> None:
         """Set an input setpoint (the plant's own actuator limits still apply)."""
