@@ -56,3 +56,16 @@ def test_rk4_matches_bdf_reference() -> None:
 def test_unknown_parameter_is_an_error() -> None:
     with pytest.raises(ModelDefinitionError, match="unknown"):
         van_de_vusse(k_typo=1.0)
+
+
+def test_setpoint_proposals_never_exceed_their_step_bounds() -> None:
+    from processtwin.optimization import SetpointConfig, SetpointOptimizer
+
+    m = van_de_vusse()
+    opt = SetpointOptimizer(m, SetpointConfig(output="C_b", bounds={"F": (5, 100),
+                            "Q": (-8500, 0)}, max_step={"F": 5.0, "Q": 800.0}))
+    for target in (0.5, 0.8, 1.05):
+        p = opt.propose(target, m.u0, m.x0, float(m.x0[1]))
+        assert p.ok
+        assert abs(p.inputs["F"] - m.u0[0]) <= 5.0
+        assert abs(p.inputs["Q"] - m.u0[1]) <= 800.0

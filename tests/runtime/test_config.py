@@ -94,3 +94,16 @@ def test_invalid_dtdl_is_a_config_error(example_path: Path, tmp_path: Path) -> N
     with pytest.raises(ConfigError) as exc:
         load_config(tmp_path / "twin.yaml")
     assert any("invalidId" in p.message or "dtmi" in p.message for p in exc.value.problems)
+
+
+def test_example_rate_limits_sit_above_the_sensor_noise(example_path: Path) -> None:
+    """A rate limit inside the noise flags healthy readings (seen: 98 false flags in 10 min)."""
+    from processtwin.connectors.simulator.plant import default_sensors
+
+    cfg = load_config(example_path)
+    noise = {s.tag: s.noise_std for s in default_sensors()}
+    dt = cfg.sources[0].sampling_interval_ms / 1000
+    for b in cfg.sources[0].bindings:
+        tag = b.node.rsplit(".", 1)[1]
+        if tag in noise:
+            assert b.max_roc > 4 * noise[tag] * 2**0.5 / dt, b

@@ -112,7 +112,8 @@ class SetpointOptimizer:
             lbx=np.r_[lbx, lbu], ubx=np.r_[ubx, ubu], lbg=0.0, ubg=0.0)
         stats = self._solver.stats()
         z = np.array(sol["x"]).ravel()
-        xs, us = z[: m.nx], z[m.nx:]
+        # IPOPT honours bounds only to its tolerance: clip, so a proposal never exceeds them
+        xs, us = z[: m.nx], np.clip(z[m.nx:], lbu, ubu)
         ok = bool(stats["success"]) and bool(np.all(np.isfinite(z)))
         return SetpointProposal(
             ok=ok,

@@ -305,8 +305,7 @@ class TwinRuntime:
         if not prop.ok:
             _log.warning("optimiser: %s", prop.status)
             return None
-        req = CommandRequest(twin=cfg.twin, inputs={k: round(v, 4) for k, v in
-                                                     prop.inputs.items()},
+        req = CommandRequest(twin=cfg.twin, inputs=dict(prop.inputs),
                              origin="optimizer", note=f"hold {cfg.output} at {self.target}")
         verdict = self.gate.evaluate(req, self._context(cfg.twin))
         p = Proposal(req, verdict, predicted=prop.predicted, status=verdict.outcome)

@@ -3,8 +3,8 @@
 Each bound node is monitored with the ``StatusValueTimestamp`` trigger, so a sensor that
 repeats the same value with fresh timestamps is still reported (that is how a stuck sensor is
 seen). Source timestamps are kept (server timestamps as fallback) and OPC UA status codes are
-mapped onto our quality codes. Notifications are gathered and flushed to the sink as one
-batch every ``flush_interval_s``. The client reconnects with backoff and re-creates its
+mapped onto our quality codes. The notifications of one publish response are flushed to
+the sink as one batch right after it (``flush_interval_s`` is only a backstop). The client reconnects with backoff and re-creates its
 subscriptions (asyncua's supervisor); while it is down, every bound point is marked bad with
 reason ``comm``. Writes accept only gate-released commands.
 """
@@ -100,6 +100,8 @@ class OpcUaConnector:
         self._sink: Sink | None = None
         self._flusher: asyncio.Task[None] | None = None
         self._stopping = False
+        self._flush_soon = False
+        self._inflight: set[asyncio.Future[None]] = set()
         self.notifications = 0
 
     async def start(self, sink: Sink) -> None:
@@ -154,10 +156,21 @@ class OpcUaConnector:
         q, r = from_opcua_status(code)
         self._builder.add(b.point, ts, val, q, r, key=b.key)
         self.notifications += 1
+        if not self._flush_soon:
+            # asyncua delivers one publish response's notifications in one go: flush right
+            # after them, so a batch is one publish response and no timer adds latency
+            self._flush_soon = True
+            asyncio.get_running_loop().call_soon(self._kick)
         if not self.status.connected:
             _log.info("%s: receiving data again", self.settings.name)
         self.status.connected = True
         self.status.last_update = time.time()
+
+    def _kick(self) -> None:
+        self._flush_soon = False
+        task = asyncio.ensure_future(self.flush())
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
 
     async def _on_lost(self, exc: Exception) -> None:
         self._mark_down(repr(exc))
