@@ -56,12 +56,14 @@ async def _run(seconds: float) -> dict[str, Any]:
         serve = asyncio.create_task(server.serve())
         while not server.started:  # noqa: ASYNC110 - uvicorn has no started event
             await asyncio.sleep(0.02)
-        assert rt.plant_server is not None  # noqa: S101 - set by demo_config
+        srv = rt.plant_server
+        if srv is None:
+            raise RuntimeError("the demo config must start the simulated plant")
         bare = _Bare()
-        client = Client(rt.plant_server.url)
+        client = Client(srv.url)
         await client.connect()
         sub = await client.create_subscription(50, bare)
-        await sub.subscribe_data_change([client.get_node(rt.plant_server.node_id(t))
+        await sub.subscribe_data_change([client.get_node(srv.node_id(t))
                                          for t in ("TT101", "TT201", "FT101")])
         ours: list[float] = []
         n0, t0 = rt.counts["ingested"], time.time()

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from asyncua import ua
 
 from processtwin.connectors.opcua import OpcUaBinding, OpcUaConnector, OpcUaSettings
 from processtwin.connectors.simulator import PlantConfig, PlantServer, SimulatedPlant
@@ -56,6 +57,30 @@ async def test_subscribes_with_quality_and_reports_unknown_nodes(server: PlantSe
     assert 120 < t_r.mean() < 150
     assert any(d.key == "ns=2;s=CSTR.NOPE" and "unknown node" in d.reason for d in sink.dead)
     assert conn.status.unbound == ["ns=2;s=CSTR.NOPE"]
+
+
+async def test_wrong_typed_node_is_dead_lettered_and_the_rest_all_arrive(
+        server: PlantServer) -> None:
+    srv = server._server
+    assert srv is not None
+    txt = await srv.nodes.objects.add_variable(
+        ua.NodeId("CSTR.MODE", server.ns), "MODE", ua.Variant("auto", ua.VariantType.String))
+    sink = Collector()
+    conn = OpcUaConnector(
+        OpcUaSettings(name="sim", url=server.url, publishing_interval_ms=50),
+        [OpcUaBinding(node=server.node_id("TT101"), point=0, key="r.T"),
+         OpcUaBinding(node=txt.nodeid.to_string(), point=1, key="r.mode")])
+    await conn.start(sink)
+    await asyncio.sleep(0.4)
+    await srv.write_attribute_value(txt.nodeid, ua.DataValue(Value=ua.Variant(
+        "manual", ua.VariantType.String)))
+    await asyncio.sleep(0.6)
+    await conn.stop()
+    reasons = [d.reason for d in sink.dead if d.key == "r.mode"]
+    assert reasons == ["type: not a number: str"] * 2  # initial value and the change
+    b = sink.all()
+    assert set(b.point.tolist()) == {0}
+    assert (b.quality == Quality.GOOD).sum() >= 10
 
 
 async def test_dropout_arrives_as_bad_source_quality(server: PlantServer) -> None:

@@ -40,7 +40,8 @@ class PointSpec:
 
     ``lo``/``hi`` are the hard range (outside is bad), ``max_roc`` the largest plausible rate
     of change in unit per second, ``flatline_s`` how long a value may stay exactly unchanged
-    before it is called stuck (``None`` disables the check).
+    before it is called stuck (``None`` disables the check), ``max_age_s`` how old its newest
+    value may be before the point counts as stale (``None``: the twin's default).
     """
 
     twin: str
@@ -51,6 +52,7 @@ class PointSpec:
     hi: float = np.inf
     max_roc: float = np.inf
     flatline_s: float | None = None
+    max_age_s: float | None = None
     description: str = ""
 
     @property

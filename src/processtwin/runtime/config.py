@@ -53,6 +53,8 @@ class BindingConfig(_Frozen):
     hi: float = float("inf")
     max_roc: float = Field(default=float("inf"), gt=0, description="unit per second")
     flatline_s: float | None = Field(default=None, gt=0)
+    max_age_s: float | None = Field(default=None, gt=0,
+                                    description="stale when the newest value is older")
     description: str = ""
 
     @field_validator("point")

@@ -69,7 +69,8 @@ def free_port(host: str = "127.0.0.1") -> int:
 def build_point_table(cfg: TwinFile) -> PointTable:
     specs = [
         PointSpec(twin=b.twin, name=b.point, unit=b.unit, kind=PointKind.TELEMETRY, lo=b.lo,
-                  hi=b.hi, max_roc=b.max_roc, flatline_s=b.flatline_s, description=b.description)
+                  hi=b.hi, max_roc=b.max_roc, flatline_s=b.flatline_s, max_age_s=b.max_age_s,
+                  description=b.description)
         for s in cfg.sources for b in s.bindings
     ]
     if cfg.estimator:

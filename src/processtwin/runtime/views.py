@@ -44,7 +44,7 @@ def health(rt: TwinRuntime, twin: str) -> dict[str, Any]:
     now = time.time()
     tele = [i for i in rt.table.of_twin(twin) if rt.table.spec(i).kind is PointKind.TELEMETRY]
     fresh_good = [i for i in tele if rt.state.quality[i] == Quality.GOOD
-                  and now - rt.state.ts[i] <= FRESH_S]
+                  and now - rt.state.ts[i] <= (rt.table.spec(i).max_age_s or FRESH_S)]
     stale = rt.state.age(tele, now) if tele else None
     coverage = len(fresh_good) / len(tele) if tele else None
     out: dict[str, Any] = {

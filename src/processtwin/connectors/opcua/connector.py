@@ -4,9 +4,10 @@ Each bound node is monitored with the ``StatusValueTimestamp`` trigger, so a sen
 repeats the same value with fresh timestamps is still reported (that is how a stuck sensor is
 seen). Source timestamps are kept (server timestamps as fallback) and OPC UA status codes are
 mapped onto our quality codes. The notifications of one publish response are flushed to
-the sink as one batch right after it (``flush_interval_s`` is only a backstop). The client reconnects with backoff and re-creates its
-subscriptions (asyncua's supervisor); while it is down, every bound point is marked bad with
-reason ``comm``. Writes accept only gate-released commands.
+the sink as one batch right after it (``flush_interval_s`` is only a backstop). The client
+reconnects with backoff and re-creates its subscriptions (asyncua's supervisor); while it is
+down, every bound point is marked bad with reason ``comm``. Writes accept only gate-released
+commands.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 // processtwin live dashboard: one WebSocket, Plotly trends, proposals and audit.
 "use strict";
-const WINDOW_S = 600;          // seconds of trend kept in the browser
+const WINDOW_S = 600;          // at most this many seconds of trend are shown
 const FLUSH_MS = 500;          // redraw at 2 Hz
-const state = { twin: null, buffers: {}, proposals: new Map(), lastUpdate: null };
+const state = { twin: null, buffers: {}, proposals: new Map(), lastUpdate: null, first: null };
 
 const TRACES = {
   "chart-temp": { title: "Temperatures (°C)", series: [
@@ -48,6 +48,7 @@ function onPoints(kind, points) {
     if (ts === null || value === null) continue;
     const b = buf(kind + ":" + name);
     b.x.push(new Date(ts * 1000)); b.y.push(value);
+    if (state.first === null || ts * 1000 < state.first) state.first = ts * 1000;
     if (kind === "estimates") { const s = extra ?? 0; b.lo.push(value - 2 * s); b.hi.push(value + 2 * s); }
     else b.text.push(extra);
     updateKpi(kind, name, value, extra);
@@ -72,7 +73,7 @@ function updateKpi(kind, name, value, extra) {
 }
 
 function flush() {
-  const cutoff = Date.now() - WINDOW_S * 1000;
+  const cutoff = Math.max(Date.now() - WINDOW_S * 1000, state.first ?? Date.now());
   for (const [id, spec] of Object.entries(TRACES)) {
     const xs = [], ys = [], idx = [];
     let ti = 0;
