@@ -119,7 +119,7 @@ function addAudit(e) {
   const ol = document.getElementById("audit");
   const li = document.createElement("li");
   const d = e.data || {};
-  const what = d.verdict ? `${d.verdict.outcome}: ${(d.verdict.reasons || []).join("; ") || "all checks passed"}`
+  const what = e.kind === "verdict" && d.verdict ? `${d.verdict.outcome}: ${(d.verdict.reasons || []).join("; ") || "all checks passed"}`
     : e.kind === "applied" ? `applied ${JSON.stringify(d.inputs)}` : JSON.stringify(d).slice(0, 120);
   li.textContent = `${tstr(e.ts)} ${e.kind} ${what}`;
   ol.prepend(li);
