@@ -14,7 +14,6 @@ sustained ingest rate. The OPC UA publishing interval (50 ms) bounds both.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import statistics
 import tempfile
@@ -23,14 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import uvicorn
 import websockets
 from asyncua import Client
 
-from processtwin.api.app import create_app
 from processtwin.runtime.config import load_config
-from processtwin.runtime.runtime import TwinRuntime, free_port
-from processtwin.runtime.service import demo_config
+from processtwin.runtime.runtime import TwinRuntime
+from processtwin.runtime.service import demo_config, http_service
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "cstr" / "twin.yaml"
 SAME_TAGS = {"T_R", "T_K", "F"}  # TT101, TT201, FT101 (the analyser is late by design)
@@ -51,37 +48,34 @@ async def _run(seconds: float) -> dict[str, Any]:
         cfg = demo_config(load_config(EXAMPLE), data_dir=d)
         rt = TwinRuntime(cfg)
         await rt.start()
-        port = free_port()
-        server = uvicorn.Server(uvicorn.Config(create_app(rt), host="127.0.0.1", port=port,
-                                               log_level="error", lifespan="off"))
-        serve = asyncio.create_task(server.serve())
-        while not server.started:  # noqa: ASYNC110 - uvicorn has no started event
-            await asyncio.sleep(0.02)
-        srv = rt.plant_server
-        if srv is None:
-            raise RuntimeError("the demo config must start the simulated plant")
-        bare = _Bare()
-        client = Client(srv.url)
-        await client.connect()
-        sub = await client.create_subscription(50, bare)
-        await sub.subscribe_data_change([client.get_node(srv.node_id(t))
-                                         for t in ("TT101", "TT201", "FT101")])
-        ours: list[float] = []
-        n0, t0 = rt.counts["ingested"], time.time()
-        async with websockets.connect(f"ws://127.0.0.1:{port}/api/v1/stream") as ws:
-            end = time.time() + seconds
-            while time.time() < end:
-                msg = json.loads(await asyncio.wait_for(ws.recv(), 5))
-                now = time.time()
-                if msg["type"] == "telemetry":  # the same three tags the baseline watches
-                    ours.extend(now - row[0] for name, row in msg["points"].items()
-                                if name in SAME_TAGS and row[0])
-        rate = (rt.counts["ingested"] - n0) / (time.time() - t0)
-        await client.disconnect()
-        server.should_exit = True
-        with contextlib.suppress(Exception):
-            await serve
+        async with http_service(rt, log_level="error") as addr:
+            result = await _measure(rt, addr, seconds)
         await rt.stop()
+    return result
+
+
+async def _measure(rt: TwinRuntime, addr: str, seconds: float) -> dict[str, Any]:
+    srv = rt.plant_server
+    if srv is None:
+        raise RuntimeError("the demo config must start the simulated plant")
+    bare = _Bare()
+    client = Client(srv.url)
+    await client.connect()
+    sub = await client.create_subscription(50, bare)
+    await sub.subscribe_data_change([client.get_node(srv.node_id(t))
+                                     for t in ("TT101", "TT201", "FT101")])
+    ours: list[float] = []
+    n0, t0 = rt.counts["ingested"], time.time()
+    async with websockets.connect(f"ws://{addr}/api/v1/stream") as ws:
+        end = time.time() + seconds
+        while time.time() < end:
+            msg = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            now = time.time()
+            if msg["type"] == "telemetry":  # the same three tags the baseline watches
+                ours.extend(now - row[0] for name, row in msg["points"].items()
+                            if name in SAME_TAGS and row[0])
+    rate = (rt.counts["ingested"] - n0) / (time.time() - t0)
+    await client.disconnect()
     return {"ours": ours, "bare": bare.lat, "rate": rate}
 
 

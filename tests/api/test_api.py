@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 import websockets
 
-from processtwin.api.app import create_app
 from processtwin.control import Mode
 from processtwin.runtime.config import load_config
-from processtwin.runtime.runtime import TwinRuntime, free_port
-from processtwin.runtime.service import demo_config
+from processtwin.runtime.runtime import TwinRuntime
+from processtwin.runtime.service import demo_config, http_service
 
 pytestmark = pytest.mark.integration
 
@@ -30,17 +27,11 @@ async def service(example_path: Path, tmp_path: Path) -> AsyncIterator[tuple[str
                                  if cfg.optimizer else None})
     rt = TwinRuntime(cfg)
     await rt.start()
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(rt), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn has no started event
-        await asyncio.sleep(0.02)
-    yield f"127.0.0.1:{port}", rt
-    server.should_exit = True
-    with contextlib.suppress(Exception):
-        await task
-    await rt.stop()
+    try:
+        async with http_service(rt) as addr:
+            yield addr, rt
+    finally:
+        await rt.stop()
 
 
 async def wait_for(pred: object, limit_s: float = 10.0) -> None:

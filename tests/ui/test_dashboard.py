@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import sync_playwright
 
-from processtwin.api.app import create_app
 from processtwin.control import Mode
 from processtwin.runtime.config import load_config
-from processtwin.runtime.runtime import TwinRuntime, free_port
-from processtwin.runtime.service import demo_config
+from processtwin.runtime.runtime import TwinRuntime
+from processtwin.runtime.service import demo_config, http_service
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 CHROMIUM = "/usr/bin/chromium"
@@ -31,32 +28,28 @@ def live_url(example_path: Path, tmp_path: Path) -> Iterator[str]:
     cfg = cfg.model_copy(update={"gate": cfg.gate.model_copy(update={"mode": Mode.APPROVE}),
                                  "optimizer": cfg.optimizer.model_copy(update={"period_s": 2.0})
                                  if cfg.optimizer else None})
-    port = free_port()
     ready = threading.Event()
     stop: list[asyncio.Event] = []
+    addr: list[str] = []
     loop = asyncio.new_event_loop()
 
     async def main() -> None:
         rt = TwinRuntime(cfg)
         await rt.start()
-        server = uvicorn.Server(uvicorn.Config(create_app(rt), host="127.0.0.1", port=port,
-                                               log_level="warning", lifespan="off"))
-        task = asyncio.create_task(server.serve())
-        while not server.started:  # noqa: ASYNC110 - uvicorn has no started event
-            await asyncio.sleep(0.02)
-        stop.append(asyncio.Event())
-        ready.set()
-        await stop[0].wait()
-        server.should_exit = True
-        with contextlib.suppress(Exception):
-            await task
-        await rt.stop()
+        try:
+            async with http_service(rt) as a:
+                addr.append(a)
+                stop.append(asyncio.Event())
+                ready.set()
+                await stop[0].wait()
+        finally:
+            await rt.stop()
 
     th = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
     th.start()
     if not ready.wait(30):
         raise RuntimeError("service did not start")
-    yield f"http://127.0.0.1:{port}/"
+    yield f"http://{addr[0]}/"
     loop.call_soon_threadsafe(stop[0].set)
     th.join(20)
 

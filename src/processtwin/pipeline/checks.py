@@ -93,9 +93,17 @@ def _roc_flags(v: F64, ts: F64, pts: npt.NDArray[np.int32], first: npt.NDArray[n
         r1 = np.abs(vu - prev_v) / (tu - prev_t)
         r2 = np.abs(vu - prev2_v) / (tu - prev2_t)
     f1 = (tu > prev_t) & (r1 > limit)
-    prev_flag = _shift(f1, fu, st.last_flag[pu])
-    back = prev_flag & (tu > prev2_t) & (r2 <= limit)
-    f = f1 & ~back
+    back_ok = (tu > prev2_t) & (r2 <= limit)
+    # f[i] = f1[i] and not (f[i-1] and back_ok[i]): within a run of f1, the flags alternate
+    # from an anchor (a row whose predecessor is not flagged, or with no way back), so the
+    # recurrence is solved with a running anchor index and its parity.
+    idx = np.arange(len(u))
+    prev_f1 = _shift(f1, fu, np.zeros(len(u), dtype=bool))
+    anchor = ~f1 | ~back_ok | (~fu & ~prev_f1) | (fu & ~st.last_flag[pu])
+    virtual = f1 & back_ok & fu & st.last_flag[pu]  # the carried flag sits just before
+    pos = np.where(anchor, idx, np.where(virtual, idx - 1, -(10**9)))
+    last_anchor = np.maximum.accumulate(pos)
+    f = f1 & ((idx - last_anchor) % 2 == 0)
     last = np.ones(len(u), dtype=bool)
     last[:-1] = pu[1:] != pu[:-1]
     lp = pu[last]

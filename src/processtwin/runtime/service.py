@@ -7,7 +7,7 @@ import contextlib
 import json
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,30 @@ import uvicorn
 from processtwin.runtime.config import TwinFile
 from processtwin.runtime.runtime import SIMULATOR_URL, TwinRuntime, free_port
 
-__all__ = ["demo_config", "run"]
+__all__ = ["demo_config", "http_service", "run"]
+
+
+@contextlib.asynccontextmanager
+async def http_service(rt: TwinRuntime, host: str = "127.0.0.1", port: int = 0,
+                       log_level: str = "warning") -> AsyncIterator[str]:
+    """Serve the API of a started runtime; yields ``host:port`` once it accepts connections."""
+    from processtwin.api.app import create_app
+
+    port = port or free_port(host)
+    server = uvicorn.Server(uvicorn.Config(create_app(rt), host=host, port=port,
+                                           log_level=log_level, lifespan="off"))
+    serve = asyncio.create_task(server.serve(), name="http")
+    while not server.started and not serve.done():  # noqa: ASYNC110 - uvicorn has no event
+        await asyncio.sleep(0.02)
+    if serve.done():
+        serve.result()  # raises the bind error
+        raise RuntimeError(f"HTTP service on {host}:{port} stopped at start")
+    try:
+        yield f"{host}:{port}"
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(Exception):
+            await serve
 
 
 def demo_config(cfg: TwinFile, *, data_dir: str | None = None, seed: int | None = None,
@@ -60,40 +83,27 @@ async def run(cfg: TwinFile, *, host: str, port: int, duration: float | None = N
               on_ready: Callable[[str], None] | None = None,
               data_dir: str | None = None) -> dict[str, Any]:
     """Start the twin and the API; run ``duration`` seconds (or until a signal)."""
-    from processtwin.api.app import create_app
-
     rt = TwinRuntime(cfg, data_dir=data_dir)
     await rt.start()
-    port = port or free_port(host)
-    server = uvicorn.Server(uvicorn.Config(create_app(rt), host=host, port=port,
-                                           log_level="warning", lifespan="off"))
-    serve = asyncio.create_task(server.serve(), name="http")
-    while not server.started and not serve.done():  # noqa: ASYNC110 - uvicorn has no event
-        await asyncio.sleep(0.02)
-    if serve.done():
-        await rt.stop()
-        serve.result()  # raises the bind error
-    url = f"http://{host}:{port}/"
-    if on_ready:
-        on_ready(url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     tracker = _TruthTracker(rt)
-    t0 = time.time()
     try:
-        while not stop.is_set():
-            if duration is not None and time.time() - t0 >= duration:
-                break
-            tracker.sample()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=1.0)
+        async with http_service(rt, host, port) as addr:
+            url = f"http://{addr}/"
+            if on_ready:
+                on_ready(url)
+            t0 = time.time()
+            while not stop.is_set():
+                if duration is not None and time.time() - t0 >= duration:
+                    break
+                tracker.sample()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=1.0)
     finally:
-        server.should_exit = True
-        with contextlib.suppress(Exception):
-            await serve
         await rt.stop()
     elapsed = time.time() - t0
     summary: dict[str, Any] = {
