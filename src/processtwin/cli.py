@@ -16,6 +16,7 @@ import asyncio
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -45,6 +46,21 @@ def _load(path: Path) -> TwinFile:
         raise typer.Exit(2) from None
 
 
+def _run_and_report(cfg: TwinFile, *, host: str, port: int, duration: float | None,
+                    on_ready: Callable[[str], None]) -> None:
+    """Run a twin with its service; with a duration, print the one-line JSON summary."""
+    from processtwin.runtime.service import run, summary_line
+
+    try:
+        summary = asyncio.run(run(cfg, host=host, port=port, duration=duration,
+                                  on_ready=on_ready))
+    except ProcessTwinError as exc:
+        console.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(1) from None
+    if duration is not None:
+        print(summary_line(summary))
+
+
 @app.command()
 def demo(
     duration: Annotated[float | None, typer.Option("--for", help="run N seconds, then print a "
@@ -61,7 +77,7 @@ def demo(
 
     Example: ``ptwin demo --for 30``
     """
-    from processtwin.runtime.service import demo_config, run, summary_line
+    from processtwin.runtime.service import demo_config
 
     cfg = _load(config)
     cfg = demo_config(cfg, data_dir=data_dir, seed=seed, time_scale=time_scale)
@@ -71,13 +87,7 @@ def demo(
                       f" · API {url}api/v1/twins · metrics {url}metrics"
                       + ("" if duration else " · Ctrl-C to stop"))
 
-    try:
-        summary = asyncio.run(run(cfg, host=host, port=port, duration=duration, on_ready=ready))
-    except ProcessTwinError as exc:
-        console.print(f"[red]error[/red] {exc}")
-        raise typer.Exit(1) from None
-    if duration is not None:
-        print(summary_line(summary))
+    _run_and_report(cfg, host=host, port=port, duration=duration, on_ready=ready)
 
 
 @app.command()
@@ -91,19 +101,10 @@ def serve(
 
     Example: ``ptwin serve examples/cstr/twin.yaml --port 8000``
     """
-    from processtwin.runtime.service import run, summary_line
-
     cfg = _load(config)
-    try:
-        summary = asyncio.run(run(cfg, host=host or cfg.service.host,
-                                  port=port if port is not None else cfg.service.port,
-                                  duration=duration,
-                                  on_ready=lambda u: console.print(f"serving on [bold]{u}[/bold]")))
-    except ProcessTwinError as exc:
-        console.print(f"[red]error[/red] {exc}")
-        raise typer.Exit(1) from None
-    if duration is not None:
-        print(summary_line(summary))
+    _run_and_report(cfg, host=host or cfg.service.host,
+                    port=port if port is not None else cfg.service.port, duration=duration,
+                    on_ready=lambda u: console.print(f"serving on [bold]{u}[/bold]"))
 
 
 @app.command()

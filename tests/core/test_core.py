@@ -72,3 +72,15 @@ def test_state_keeps_the_newest_by_source_time_whatever_the_arrival_order(
         newest = max(r[1] for r in rows if r[0] == point)
         assert st_.ts[point] == newest
         assert st_.value[point] in {r[2] for r in rows if r[0] == point and r[1] == newest}
+
+
+@given(st.lists(st.tuples(st.integers(0, 2), st.floats(0, 100), st.floats(-1e3, 1e3)),
+                min_size=1, max_size=40))
+def test_presorted_apply_equals_the_sorting_one(rows: list[tuple[int, float, float]]) -> None:
+    p, t, v = zip(*rows, strict=True)
+    batch = Batch.of(p, t, v)
+    a, b = LiveState(table()), LiveState(table())
+    a.apply(batch, now=0.0)
+    b.apply(batch.sorted(), now=0.0, presorted=True)
+    np.testing.assert_array_equal(a.ts, b.ts)
+    np.testing.assert_array_equal(a.value[np.isfinite(a.ts)], b.value[np.isfinite(b.ts)])

@@ -45,7 +45,7 @@ async def test_malformed_values_are_dead_lettered_and_valid_ones_all_arrive(
                 SourceTimestamp=ts))
             await asyncio.sleep(0.15)  # one publish per value
         await asyncio.sleep(0.5)
-        await rt._flush()
+        await rt.flush()
         dead = rt.store.dead_letters(50)
         by_cat = {d.category: d for d in dead}
         assert [d.category for d in dead].count("nan") == 2  # inf and nan

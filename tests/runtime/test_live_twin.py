@@ -88,7 +88,7 @@ async def test_live_twin_tracks_estimates_and_gates_commands(twin: TwinRuntime,
 
 async def test_history_is_stored_with_quality(twin: TwinRuntime) -> None:
     await asyncio.sleep(3)
-    await twin._flush()
+    await twin.flush()
     s = twin.store.query("reactor1.T_R")
     assert len(s) > 20 and (s.quality == Quality.GOOD).mean() > 0.9
     s = twin.store.query("reactor1.T_R", every=1.0)

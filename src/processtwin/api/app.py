@@ -157,7 +157,7 @@ def create_app(rt: TwinRuntime) -> FastAPI:
         t0, t1, ev = _time(start, "start"), _time(end, "end"), _every(every)
         if t0 is not None and t1 is not None and t1 <= t0:
             raise InvalidInputError("end must be after start")
-        await rt._flush()
+        await rt.flush()
         s = await asyncio.to_thread(rt.store.query, key, t0, t1, ev, agg)
         pts = [[_iso(float(t)), float(v) if math.isfinite(v) else None,
                 describe(int(q), int(r))]

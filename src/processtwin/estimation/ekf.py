@@ -191,6 +191,14 @@ class DelayedEKF:
             del self._steps[:cut]
             del self._times[:cut]
 
+    def predict_at(self, t: float) -> F64:
+        """The state predicted at ``t`` (s) from the last step, without changing the filter."""
+        if not self._steps or t <= self._times[-1]:
+            return self.ekf.x.copy()
+        xn, _ = self.ekf._step(self.ekf.x, self._steps[-1].u, self.ekf._pv,
+                               self._dt_model(self._times[-1], t))
+        return np.array(xn).ravel()
+
     def late(self, t_sample: float, y: Mapping[str, float],
              weights: Mapping[str, float] | None = None) -> bool:
         """Apply a measurement taken at ``t_sample`` (s); False if older than the horizon."""

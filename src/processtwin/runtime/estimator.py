@@ -13,6 +13,7 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from processtwin.core.batch import Batch
 from processtwin.core.points import PointTable
@@ -51,6 +52,7 @@ class EstimatorService:
         self._late_seen: dict[str, float] = {s: -np.inf for s in cfg.delayed}
         self._used_ts: dict[int, float] = {}
         self.est_idx = {s: table.index(f"{cfg.twin}.{p}") for s, p in cfg.estimates.items()}
+        self.std_idx = {s: table.index(f"{cfg.twin}.{p}_std") for s, p in cfg.estimates.items()}
         self._u_last = self.model.u0.copy()
         self._resid: dict[str, deque[tuple[float, float]]] = {
             s: deque(maxlen=window) for s in cfg.measurements}
@@ -84,8 +86,20 @@ class EstimatorService:
                 w[s] = float(min(1.0, ws.sum()))
         return y, w
 
-    def step(self, state: LiveState, now: float) -> Batch | None:
-        """One filter step at ``now``; returns the estimate batch to store, or None."""
+    def current_input(self, state: LiveState, name: str) -> float:
+        """A model input's newest usable measured value, else the last one the filter used."""
+        j = self.model.input_names.index(name)
+        got = self._value(state, self._u_idx[j])
+        return got[0] if got else float(self._u_last[j])
+
+    def step(self, state: LiveState, now: float
+             ) -> tuple[Batch, npt.NDArray[np.float64]] | None:
+        """One filter step at ``now``.
+
+        Returns the batch to store (estimate points, then their ``_std`` points) and the
+        standard deviation per row for the live state (NaN on the ``_std`` rows), or None
+        while the filter waits for its first measurements.
+        """
         u = self._u_last.copy()
         for j, i in enumerate(self._u_idx):
             got = self._value(state, i)
@@ -102,7 +116,7 @@ class EstimatorService:
             self.filter.ekf.x = x0
             self.initialised = True
         if self.filter.t is not None:
-            prior = self._predict_prior(u, now)
+            prior = self.filter.predict_at(now)
             for s, v in y.items():
                 self._resid[s].append((v, float(prior[self.model.state_names.index(s)])))
         self.filter.step(now, u, y, w)
@@ -119,25 +133,15 @@ class EstimatorService:
         self.steps += 1
         return self.estimate_batch(now)
 
-    def _predict_prior(self, u: np.ndarray, now: float) -> np.ndarray:
-        ekf = self.filter.ekf
-        last_t = self.filter.t
-        if last_t is None:
-            return ekf.x
-        dt = (now - last_t) * self.cfg.time_scale / self.model.seconds_per_time_unit
-        xn, _ = ekf._step(ekf.x, self.filter._steps[-1].u, ekf._pv, dt)
-        return np.array(xn).ravel()
-
-    def estimate_batch(self, now: float) -> Batch:
+    def estimate_batch(self, now: float) -> tuple[Batch, npt.NDArray[np.float64]]:
         x, sd = self.filter.ekf.x, self.filter.ekf.std
-        names = self.model.state_names
-        pts = list(self.est_idx.values())
-        vals = [float(x[names.index(s)]) for s in self.est_idx]
-        stds = [float(sd[names.index(s)]) for s in self.est_idx]
-        b = Batch.of(pts, [now] * len(pts), vals, [Quality.GOOD] * len(pts),
-                     [Reason.NONE] * len(pts))
-        self.last_std = np.array(stds)
-        return b
+        rows = [self.model.state_names.index(s) for s in self.est_idx]
+        n = len(rows)
+        pts = [*self.est_idx.values(), *self.std_idx.values()]
+        vals = np.r_[x[rows], sd[rows]]
+        b = Batch.of(pts, [now] * (2 * n), vals, [Quality.GOOD] * (2 * n),
+                     [Reason.NONE] * (2 * n))
+        return b, np.r_[sd[rows], np.full(n, np.nan)]
 
     def fit(self) -> dict[str, ModelFit]:
         out = {}

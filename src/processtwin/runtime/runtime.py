@@ -14,7 +14,6 @@ import logging
 import socket
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,7 +93,6 @@ class Proposal:
     verdict: Verdict
     predicted: dict[str, float] = field(default_factory=dict)
     status: str = "pending"
-    history: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.request.id, "twin": self.request.twin,
@@ -153,7 +151,6 @@ class TwinRuntime:
         self.counts = {"ingested": 0, "rejected": 0, "flagged": 0, "stored": 0,
                        "proposals": 0, "commands_applied": 0, "commands_refused": 0}
         self.started_at = time.time()
-        self.on_event: Callable[[dict[str, Any]], None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -203,7 +200,7 @@ class TwinRuntime:
         if self.plant_server:
             await self.plant_server.stop()
             self.plant_server = None
-        await self._flush()
+        await self.flush()
         self.audit.append("runtime", {"event": "stop", "counts": dict(self.counts)})
         await asyncio.to_thread(self.store.close)
 
@@ -220,7 +217,7 @@ class TwinRuntime:
         b = res.batch
         if len(b) == 0:
             return
-        changed = self.state.apply(b, now)
+        changed = self.state.apply(b, now, presorted=True)  # the pipeline sorted it
         self._pending.append(b)
         self.counts["ingested"] += len(b)
         self.metrics.ingested.labels("plant").inc(len(b))
@@ -239,9 +236,10 @@ class TwinRuntime:
     async def _store_loop(self) -> None:
         while True:
             await asyncio.sleep(self.cfg.store.flush_interval_s)
-            await self._flush()
+            await self.flush()
 
-    async def _flush(self) -> None:
+    async def flush(self) -> None:
+        """Commit the buffered rows to the store now."""
         if not self._pending:
             return
         batch = Batch.concat(self._pending)
@@ -265,19 +263,17 @@ class TwinRuntime:
             await asyncio.sleep(est.cfg.period_s)
             now = time.time()
             try:
-                b = est.step(self.state, now)
+                out = est.step(self.state, now)
             except Exception:  # one bad step must not stop estimation for good
                 _log.exception("estimator step failed")
                 continue
-            if b is None:
+            if out is None:
                 continue
-            std_pts = [self.table.index(f"{est.cfg.twin}.{est.cfg.estimates[s]}_std")
-                       for s in est.est_idx]
-            full = Batch.concat([b, Batch.of(std_pts, b.ts, est.last_std)])
-            self.state.apply(full, now, std=np.r_[est.last_std, np.full(len(std_pts), np.nan)])
-            self._pending.append(full)
+            batch, std = out
+            self.state.apply(batch, now, std=std)
+            self._pending.append(batch)
             self.metrics.estimates.labels(est.cfg.twin).inc()
-            self._publish_points(b.point, "estimates")
+            self._publish_points(np.fromiter(est.est_idx.values(), np.int32), "estimates")
 
     async def _optimize_loop(self) -> None:
         cfg = self.cfg.optimizer
@@ -327,12 +323,8 @@ class TwinRuntime:
         if name in self._last_written:
             return self._last_written[name]
         est = self.estimator
-        if est is not None:
-            i = est._u_idx[est.model.input_names.index(name)]
-            v = float(self.state.value[i])
-            if np.isfinite(v):
-                return v
-            return float(est._u_last[est.model.input_names.index(name)])
+        if est is not None and name in est.model.input_names:
+            return est.current_input(self.state, name)
         return float("nan")
 
     def _context(self, twin: str) -> GateContext:
@@ -350,7 +342,6 @@ class TwinRuntime:
         self.metrics.verdicts.labels(v.outcome).inc()
         entry = self.audit.append("verdict", {"request": p.request.to_dict(),
                                               "verdict": v.to_dict(), "user": user})
-        p.history.append({"verdict": v.id, "outcome": v.outcome, "ts": v.ts})
         self._publish({"type": "proposal", "proposal": p.to_dict()})
         self._publish({"type": "audit", "entry": entry})
         if v.outcome == "refused":
@@ -434,8 +425,6 @@ class TwinRuntime:
                 with contextlib.suppress(asyncio.QueueFull):
                     q.get_nowait()
                     q.put_nowait({"type": "dropped", "reason": "client too slow"})
-        if self.on_event:
-            self.on_event(event)
 
     def _publish_points(self, idxs: np.ndarray[Any, Any], kind: str) -> None:
         if not self._subscribers or len(idxs) == 0:
