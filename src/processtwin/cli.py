@@ -68,7 +68,7 @@ def demo(
     port: Annotated[int, typer.Option(help="HTTP port (0: any free port)")] = 8000,
     host: Annotated[str, typer.Option(help="HTTP host")] = "127.0.0.1",
     config: Annotated[Path, typer.Option(help="twin.yaml to run")] = EXAMPLE,
-    data_dir: Annotated[str | None, typer.Option(help="where history and audit go")] = None,
+    data_dir: Annotated[str, typer.Option(help="where history and audit go")] = ".ptwin",
     seed: Annotated[int | None, typer.Option(help="simulator seed")] = None,
     time_scale: Annotated[float | None, typer.Option(help="plant seconds per clock second")
                           ] = None,

@@ -72,6 +72,11 @@ async def test_rest_endpoints(service: tuple[str, TwinRuntime]) -> None:
                             params={"start": "yesterday"})).status_code == 400
         assert (await c.post("/api/v1/twins/reactor1/commands/F", json={"value": "x"})
                 ).status_code == 422
+        # a command the twin does not have: 404 before the gate, no verdict in the audit
+        n_audit = len(rt.audit.recent(1000))
+        r = await c.post("/api/v1/twins/jacket1/commands/F", json={"value": 20})
+        assert r.status_code == 404 and "has no command" in r.json()["detail"]
+        assert len(rt.audit.recent(1000)) == n_audit
         # a refused command: 409 with every reason, and nothing written
         r = await c.post("/api/v1/twins/reactor1/commands/F", json={"value": 1000},
                          headers={"X-User": "alice"})

@@ -44,10 +44,13 @@ sources:
       - {node: a, twin: nobody, point: T}
       - {node: a, twin: r1, point: T, lo: 5, hi: 1}
     writes: [{twin: r1, input: F, node: w}]
+gate: {limits: {Z: {lo: 0, hi: 1}}}
 """
     with pytest.raises(ConfigError) as exc:
         load_config_text(text)
     msgs = " | ".join(p.message for p in exc.value.problems)
+    assert any(p.path == "gate.limits.Z" and "no source writes it" in p.message
+               for p in exc.value.problems)
     for needle in ("duplicate twin id", "unknown twin 'ghost'", "unknown twin 'nobody'",
                    "node a bound twice", "lo 5.0 > hi 1.0", "no gate limits"):
         assert needle in msgs

@@ -319,7 +319,12 @@ def _cross_check(cfg: TwinFile, file: str | None,
             if name not in cfg.gate.limits:
                 probs.append(_problem(file, locs, ("gate", "limits"),
                                       f"the optimiser needs gate limits for input {name!r}"))
+    written = {w.input for s in cfg.sources for w in s.writes}
     for name, lim in cfg.gate.limits.items():
+        if name not in written:
+            probs.append(_problem(file, locs, ("gate", "limits", name),
+                                  f"input {name!r} has limits but no source writes it "
+                                  "(sources.*.writes)"))
         if lim.lo > lim.hi:
             probs.append(_problem(file, locs, ("gate", "limits", name, "lo"),
                                   f"lo {lim.lo} > hi {lim.hi}"))

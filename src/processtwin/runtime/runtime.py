@@ -393,6 +393,9 @@ class TwinRuntime:
         """A person's direct command; it passes the gate like any proposal."""
         if twin not in {t.id for t in self.cfg.twins}:
             raise NotFoundError(f"no twin {twin!r}")
+        if (twin, name) not in self._writers:
+            have = sorted(n for t, n in self._writers if t == twin)
+            raise NotFoundError(f"twin {twin!r} has no command {name!r} (has: {have})")
         req = CommandRequest(twin=twin, inputs={name: value}, origin=f"user:{user}")
         v = self.gate.evaluate(req, self._context(twin), approved_by=user)
         p = Proposal(req, v, status=v.outcome)
