@@ -10,7 +10,10 @@ failed*::
     │   ├── ConfigError              twin.yaml / settings: carries every problem with its place
     │   ├── UnknownPointError        a tag, node or point that no binding knows
     │   ├── UnitError                a unit that does not match what the model declares
-    │   └── ModelDefinitionError     a process model that does not validate (NaN, bad Jacobian)
+    │   ├── ModelDefinitionError     a process model that does not validate (NaN, bad Jacobian)
+    │   ├── TwinValidationError      a twin or relationship that breaks its DTDL model
+    │   └── QueryError               a graph query that does not parse or run (with position)
+    ├── ConflictError                an update against a stale version (ETag) or an existing id
     ├── CommandRefusedError          the safety gate refused a command (carries the verdict)
     ├── NotFoundError                an id (twin, proposal, point) that does not exist
     └── ExternalError                something outside us failed
@@ -35,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CommandRefusedError",
     "ConfigError",
+    "ConflictError",
     "ConfigProblem",
     "ConnectorError",
     "ExternalError",
@@ -42,8 +46,11 @@ __all__ = [
     "ModelDefinitionError",
     "NotFoundError",
     "ProcessTwinError",
+    "QueryError",
     "SolverError",
     "StoreError",
+    "TwinProblem",
+    "TwinValidationError",
     "UnitError",
     "UnknownPointError",
 ]
@@ -99,6 +106,54 @@ class UnitError(InvalidInputError):
 
 class ModelDefinitionError(InvalidInputError):
     """A process model failed its self-check (NaN at the nominal point, bad Jacobian...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TwinProblem:
+    """One way a twin or relationship breaks its model.
+
+    ``path`` is a JSON Pointer into the twin document (``/jacket/T_K``), ``code`` a short
+    stable identifier (``type``, ``unknown-property``, ``multiplicity``...).
+    """
+
+    twin: str
+    path: str
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.twin}{self.path}: {self.code}: {self.message}"
+
+
+class TwinValidationError(InvalidInputError):
+    """A twin or relationship does not conform to its model; ``problems`` lists all of them.
+
+    Nothing was changed: a refused create, patch or import is refused whole.
+    """
+
+    def __init__(self, problems: list[TwinProblem]) -> None:
+        self.problems = list(problems)
+        head = "; ".join(str(p) for p in self.problems[:5])
+        more = f" (+{len(self.problems) - 5} more)" if len(self.problems) > 5 else ""
+        super().__init__(f"{len(self.problems)} twin problem(s): {head}{more}")
+
+
+class QueryError(InvalidInputError):
+    """A graph query is malformed or cannot run; ``position`` is the 0-based offset in the text.
+
+    ``line`` and ``column`` are 1-based and derived from ``position``.
+    """
+
+    def __init__(self, message: str, position: int, text: str = "") -> None:
+        self.position = position
+        self.line = text.count("\n", 0, position) + 1
+        self.column = position - (text.rfind("\n", 0, position) + 1) + 1
+        self.reason = message
+        super().__init__(f"{message} (at line {self.line}, column {self.column})")
+
+
+class ConflictError(ProcessTwinError):
+    """The object changed since the caller read it (ETag mismatch), or its id already exists."""
 
 
 class NotFoundError(ProcessTwinError):
