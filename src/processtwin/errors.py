@@ -38,8 +38,8 @@ if TYPE_CHECKING:
 __all__ = [
     "CommandRefusedError",
     "ConfigError",
-    "ConflictError",
     "ConfigProblem",
+    "ConflictError",
     "ConnectorError",
     "ExternalError",
     "InvalidInputError",

@@ -46,6 +46,8 @@ class _Builder:
     def __init__(self, v: Validator) -> None:
         self.v = v
         self.schemas: dict[int, Schema] = {}
+        # an inherited content is built once and shared by every descendant Interface
+        self._contents: dict[tuple[str, str], Content] = {}
 
     def first(self, el: RawElement, prop: str) -> RawElement | str | None:
         vals = el.refs.get(prop, [])
@@ -164,7 +166,12 @@ class _Builder:
                 target = self.v.deref(ref)
                 if target is not None:
                     name = str(target.literals.get("name", ""))
-                    contents.setdefault(name, self.content(target, node.id))
+                    if name not in contents:
+                        key = (target.id, node.id)
+                        built = self._contents.get(key)
+                        if built is None:
+                            built = self._contents[key] = self.content(target, node.id)
+                        contents[name] = built
         return Interface(
             id=el.id,
             dtdl_version=el.version,

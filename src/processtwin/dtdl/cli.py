@@ -44,7 +44,7 @@ def collect_files(paths: list[Path]) -> list[Path]:
 
 def _problem_dict(p: DTDLProblem) -> dict[str, str | None]:
     return {"validation_id": p.validation_id, "element_id": p.element_id,
-            "property": p.property, "message": p.message}
+            "property": p.property, "message": p.message, "file": p.source}
 
 
 @app.command()
@@ -62,21 +62,22 @@ def validate(
     for f in files:
         try:
             texts.append(f.read_text(encoding="utf-8-sig"))
-        except OSError as exc:
+        except (OSError, UnicodeDecodeError) as exc:
             console.print(f"[red]cannot read {f}: {exc}[/red]")
             raise typer.Exit(2) from exc
     try:
-        models = parse(texts, allow_undefined_extensions=allow_undefined_extensions)
+        models = parse(texts, allow_undefined_extensions=allow_undefined_extensions,
+                       names=[str(f) for f in files])
     except DTDLValidationError as exc:
         if as_json:
             typer.echo(json.dumps([_problem_dict(p) for p in exc.errors], indent=2))
         else:
             table = Table(title=f"{len(exc.errors)} DTDL problem(s) in {len(files)} file(s)")
-            for col in ("validation id", "element", "property", "message"):
+            for col in ("file", "validation id", "element", "property", "message"):
                 table.add_column(col, overflow="fold")
             for p in exc.errors:
-                table.add_row(p.validation_id.rsplit(":", 1)[-1], p.element_id or "",
-                              p.property or "", p.message)
+                table.add_row(p.source or "", p.validation_id.rsplit(":", 1)[-1],
+                              p.element_id or "", p.property or "", p.message)
             console.print(table)
         raise typer.Exit(1) from exc
     if as_json:

@@ -71,16 +71,20 @@ class DTDLProblem:
     """One problem in a DTDL model.
 
     ``element_id`` is the DTMI of the element the problem is in (``None`` when the problem is
-    at document level); ``property`` names the offending JSON member when there is one.
+    at document level); ``property`` names the offending JSON member when there is one;
+    ``source`` names the file (or document) the element was written in, when known.
     """
 
     validation_id: str
     element_id: str | None
     property: str | None
     message: str
+    source: str | None = None
 
     def __str__(self) -> str:
         where = self.element_id or "<document>"
+        if self.source:
+            where = f"{self.source}: {where}"
         if self.property:
             where += f" {self.property}"
         short = self.validation_id.rsplit(":", 1)[-1]

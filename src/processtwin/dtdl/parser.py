@@ -51,11 +51,12 @@ class DocumentParser:
         self.problems: list[DTDLProblem] = []
         self.elements: list[RawElement] = []
         self.roots: list[RawElement] = []
+        self.source: str | None = None
 
     # -- reporting -------------------------------------------------------------------------
     def err(self, vid: str, eid: str | None, prop: str | None, msg: str) -> None:
         """Record one problem."""
-        self.problems.append(DTDLProblem(vid, eid, prop, msg))
+        self.problems.append(DTDLProblem(vid, eid, prop, msg, self.source))
 
     # -- documents -------------------------------------------------------------------------
     def parse_document(self, doc: object) -> None:
