@@ -35,6 +35,7 @@ __all__ = [
     "TwinFile",
     "load_config",
     "load_config_text",
+    "model_files",
 ]
 
 
@@ -338,25 +339,25 @@ def _check_models(cfg: TwinFile, file: str | None,
 
     probs: list[ConfigProblem] = []
     docs: list[str] = []
-    base = Path(cfg.base_dir)
+    names: list[str] = []
     for i, pattern in enumerate(cfg.models):
-        paths = sorted(base.glob(pattern)) if any(c in pattern for c in "*?[") else [
-            base / pattern]
+        paths = _model_paths(cfg, pattern)
         if not paths:
             probs.append(_problem(file, locs, ("models", i), f"no file matches {pattern!r}"))
         for path in paths:
             try:
                 docs.append(path.read_text(encoding="utf-8-sig"))
+                names.append(str(path))
             except OSError as exc:
                 probs.append(_problem(file, locs, ("models", i),
                                       f"cannot read {path}: {exc.strerror}"))
     if probs or not docs:
         return probs
     try:
-        models = parse(docs)
+        models = parse(docs, names=names)
     except DTDLValidationError as exc:
-        return [_problem(file, locs, ("models",), f"{e.validation_id} at {e.element_id}"
-                         f"{'.' + e.property if e.property else ''}: {e.message}")
+        return [_problem(file, locs, ("models",), f"{e.source or ''}: {e.validation_id} at "
+                         f"{e.element_id}{'.' + e.property if e.property else ''}: {e.message}")
                 for e in exc.errors]
     ifaces = models.interfaces
     model_of: dict[str, Any] = {}
@@ -397,6 +398,18 @@ def _check_models(cfg: TwinFile, file: str | None,
                 probs.append(_problem(file, locs, ("sources", si, "writes", wi, "input"),
                                       f"{w.input!r} is not a command of {iface.id}"))
     return probs
+
+
+def _model_paths(cfg: TwinFile, pattern: str) -> list[Path]:
+    base = Path(cfg.base_dir)
+    if any(c in pattern for c in "*?["):
+        return sorted(base.glob(pattern))
+    return [base / pattern] if (base / pattern).exists() else []
+
+
+def model_files(cfg: TwinFile) -> list[Path]:
+    """The DTDL files ``cfg.models`` names (globs expanded), in order, without repeats."""
+    return list(dict.fromkeys(p for pat in cfg.models for p in _model_paths(cfg, pat)))
 
 
 def _ancestors(iface: Any, ifaces: Any) -> set[str]:
