@@ -13,7 +13,8 @@ failed*::
     │   ├── ModelDefinitionError     a process model that does not validate (NaN, bad Jacobian)
     │   ├── TwinValidationError      a twin or relationship that breaks its DTDL model
     │   └── QueryError               a graph query that does not parse or run (with position)
-    ├── ConflictError                an update against a stale version (ETag) or an existing id
+    ├── ConflictError                the request conflicts with the current state (existing id)
+    │   └── PreconditionFailedError  an update against a stale version (If-Match ETag)
     ├── CommandRefusedError          the safety gate refused a command (carries the verdict)
     ├── NotFoundError                an id (twin, proposal, point) that does not exist
     └── ExternalError                something outside us failed
@@ -45,6 +46,7 @@ __all__ = [
     "InvalidInputError",
     "ModelDefinitionError",
     "NotFoundError",
+    "PreconditionFailedError",
     "ProcessTwinError",
     "QueryError",
     "SolverError",
@@ -154,6 +156,10 @@ class QueryError(InvalidInputError):
 
 class ConflictError(ProcessTwinError):
     """The object changed since the caller read it (ETag mismatch), or its id already exists."""
+
+
+class PreconditionFailedError(ConflictError):
+    """An ``If-Match`` ETag no longer matches: someone else changed the object first."""
 
 
 class NotFoundError(ProcessTwinError):

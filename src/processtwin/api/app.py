@@ -23,13 +23,19 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
 from processtwin import __version__
+from processtwin.api.graph_routes import graph_router
 from processtwin.control.gate import Mode
 from processtwin.core.quality import describe
+from processtwin.dtdl import DTDLValidationError
 from processtwin.errors import (
     CommandRefusedError,
+    ConflictError,
     InvalidInputError,
     NotFoundError,
+    PreconditionFailedError,
     ProcessTwinError,
+    QueryError,
+    TwinValidationError,
     UnknownPointError,
 )
 from processtwin.runtime.runtime import TwinRuntime
@@ -111,11 +117,29 @@ def create_app(rt: TwinRuntime) -> FastAPI:
 
     @app.exception_handler(ProcessTwinError)
     async def _err(request: Request, exc: ProcessTwinError) -> JSONResponse:
+        extra: dict[str, Any]
         if isinstance(exc, CommandRefusedError):
             status, title = 409, "Command refused by the gate"
             extra = {"verdict": exc.verdict.to_dict()}
         elif isinstance(exc, NotFoundError | UnknownPointError):
             status, title, extra = 404, "Not found", {}
+        elif isinstance(exc, PreconditionFailedError):
+            status, title, extra = 412, "Precondition failed", {}
+        elif isinstance(exc, ConflictError):
+            status, title, extra = 409, "Conflict", {}
+        elif isinstance(exc, TwinValidationError):
+            status, title = 400, "Twin does not conform to its model"
+            extra = {"problems": [{"twin": p.twin, "path": p.path, "code": p.code,
+                                   "message": p.message} for p in exc.problems]}
+        elif isinstance(exc, QueryError):
+            status, title = 400, "Invalid query"
+            extra = {"position": exc.position, "line": exc.line, "column": exc.column,
+                     "reason": exc.reason}
+        elif isinstance(exc, DTDLValidationError):
+            status, title = 400, "Invalid DTDL"
+            extra = {"errors": [{"validation_id": e.validation_id, "element_id": e.element_id,
+                                 "property": e.property, "message": e.message,
+                                 "source": e.source} for e in exc.errors]}
         elif isinstance(exc, InvalidInputError):
             status, title, extra = 400, "Invalid request", {}
         else:
@@ -136,17 +160,25 @@ def create_app(rt: TwinRuntime) -> FastAPI:
 
     @app.get("/metrics")
     async def metrics() -> Response:
-        for t in rt.cfg.twins:
-            health(rt, t.id)  # refresh the health gauges
+        for t in {i.twin for i in rt.table}:
+            health(rt, t)  # refresh the health gauges of the twins with live points
         return Response(generate_latest(rt.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/api/v1/twins")
-    async def list_twins() -> dict[str, Any]:
-        return {"twins": twin_list(rt)}
+    async def list_twins(model: str | None = None,
+                         after: str | None = Query(None, description="the last id of the "
+                                                   "previous page"),
+                         limit: int = Query(1000, ge=1, le=10_000)) -> dict[str, Any]:
+        twins = twin_list(rt, model=model, after=after, limit=limit)
+        nxt = twins[-1]["id"] if len(twins) == limit else None
+        return {"twins": twins, "next": nxt}
 
     @app.get("/api/v1/twins/{twin_id}")
     async def get_twin(twin_id: str) -> JSONResponse:
-        return JSONResponse(_clean(twin_detail(rt, twin_id)))
+        detail = twin_detail(rt, twin_id)
+        return JSONResponse(_clean(detail), headers={"ETag": detail["etag"]})
+
+    app.include_router(graph_router(rt))
 
     @app.get("/api/v1/twins/{twin_id}/history/{point}")
     async def history(twin_id: str, point: str, start: str | None = None,

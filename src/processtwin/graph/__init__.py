@@ -8,6 +8,10 @@ relationship has ``$relationshipId``, ``$sourceId``, ``$targetId`` and ``$relati
 
 from __future__ import annotations
 
+from processtwin.graph.graph import ImportResult, TwinGraph
+from processtwin.graph.migration import Change, MigrationReport, TwinMigration
 from processtwin.graph.types import GraphView, RelDoc, TwinDoc
+from processtwin.graph.validate import Validators
 
-__all__ = ["GraphView", "RelDoc", "TwinDoc"]
+__all__ = ["Change", "GraphView", "ImportResult", "MigrationReport", "RelDoc", "TwinDoc",
+           "TwinGraph", "TwinMigration", "Validators"]

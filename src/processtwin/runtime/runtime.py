@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import socket
 import time
@@ -44,9 +45,10 @@ from processtwin.errors import (
     NotFoundError,
     UnknownPointError,
 )
+from processtwin.graph.graph import TwinGraph
 from processtwin.optimization.steady import SetpointConfig, SetpointOptimizer
 from processtwin.pipeline.pipeline import Pipeline
-from processtwin.runtime.config import TwinFile
+from processtwin.runtime.config import TwinFile, model_files
 from processtwin.runtime.estimator import EstimatorService
 from processtwin.runtime.metrics import Metrics
 from processtwin.store.base import TimeSeriesStore
@@ -121,6 +123,9 @@ class TwinRuntime:
             self.store = EmbeddedStore(self.data_dir / cfg.store.path)
         self.store.register(self.table)
         self.audit = AuditLog(self.data_dir / "audit.jsonl")
+        self.graph = TwinGraph(None if cfg.store.kind == "memory"
+                               else self.data_dir / "graph.sqlite", live=self.live_value)
+        self._seed_graph()
         self.gate = CommandGate(GateConfig(
             mode=cfg.gate.mode, max_staleness_s=cfg.gate.max_staleness_s,
             limits={n: InputLimit(lo=lim.lo, hi=lim.hi, max_step=lim.max_step,
@@ -151,6 +156,47 @@ class TwinRuntime:
         self.counts = {"ingested": 0, "rejected": 0, "flagged": 0, "stored": 0,
                        "proposals": 0, "commands_applied": 0, "commands_refused": 0}
         self.started_at = time.time()
+
+    # ------------------------------------------------------------------ twin graph
+    def _seed_graph(self) -> None:
+        """Add twin.yaml's models, twins and relationships the graph does not hold yet.
+
+        The graph file keeps what the API changed since; twin.yaml only seeds what is
+        missing, in one atomic import (a problem refuses all of it, with every reason).
+        """
+        cfg = self.cfg
+        known = set(self.graph.list_models())
+        docs: list[Any] = []
+        for path in model_files(cfg):
+            doc = json.loads(path.read_text(encoding="utf-8-sig"))
+            items = doc if isinstance(doc, list) else [doc]
+            docs.extend(d for d in items if isinstance(d, dict) and d.get("@id") not in known)
+        twins = [{"$dtId": t.id, "$metadata": {"$model": t.model}, **t.properties}
+                 for t in cfg.twins if self.graph.twin(t.id) is None]
+        new_ids = {t["$dtId"] for t in twins}
+        rels = [{"$relationshipId": f"{r.name}-{r.target}", "$sourceId": r.source,
+                 "$targetId": r.target, "$relationshipName": r.name}
+                for r in cfg.relationships if r.source in new_ids]
+        if docs or twins or rels:
+            self.graph.bulk_import(models=docs, twins=twins, relationships=rels)
+
+    def live_value(self, twin: str, name: str) -> float | None:
+        """The newest value of a twin's point (telemetry or estimate); None when unknown or
+        when the value is BAD."""
+        idx = self.table.get(f"{twin}.{name}")
+        if idx is None or self.state.quality[idx] == Quality.BAD:
+            return None
+        v = float(self.state.value[idx])
+        return v if np.isfinite(v) else None
+
+    def query(self, text: str, *, limit: int = 1000,
+              continuation: str | None = None) -> dict[str, Any]:
+        """Run a twin-graph query (live telemetry readable as properties)."""
+        from processtwin.graph.query import run_query
+
+        res = run_query(self.graph, text, limit=limit, continuation=continuation)
+        out: dict[str, Any] = res.to_dict()
+        return out
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -203,6 +249,7 @@ class TwinRuntime:
         await self.flush()
         self.audit.append("runtime", {"event": "stop", "counts": dict(self.counts)})
         await asyncio.to_thread(self.store.close)
+        self.graph.close()
 
     # ------------------------------------------------------------------ data path
     async def ingest(self, batch: Batch, dead: list[DeadLetter]) -> None:

@@ -16,6 +16,7 @@ from processtwin.control.gate import Mode
 from processtwin.core.points import PointKind
 from processtwin.core.quality import Quality
 from processtwin.errors import NotFoundError
+from processtwin.graph.frozen import thaw
 from processtwin.runtime.runtime import TwinRuntime
 
 __all__ = ["fidelity", "health", "twin_detail", "twin_list"]
@@ -76,19 +77,29 @@ def health(rt: TwinRuntime, twin: str) -> dict[str, Any]:
     return out
 
 
-def _spec_of(rt: TwinRuntime, twin: str) -> Any:
-    for t in rt.cfg.twins:
-        if t.id == twin:
-            return t
-    raise NotFoundError(f"no twin {twin!r}")
-
-
-def twin_list(rt: TwinRuntime) -> list[dict[str, Any]]:
-    return [{"id": t.id, "model": t.model, "fidelity": fidelity(rt, t.id)} for t in rt.cfg.twins]
+def twin_list(rt: TwinRuntime, *, model: str | None = None, after: str | None = None,
+              limit: int | None = None) -> list[dict[str, Any]]:
+    """Twins of the graph (of ``model`` or a model extending it), ordered by id, the page
+    after twin id ``after``."""
+    docs = sorted(rt.graph.twins(), key=lambda d: str(d["$dtId"]))
+    out = []
+    for d in docs:
+        tid = str(d["$dtId"])
+        if after is not None and tid <= after:
+            continue
+        if model is not None and not rt.graph.is_of_model(tid, model):
+            continue
+        out.append({"id": tid, "model": d["$metadata"]["$model"], "etag": d["$etag"],
+                    "fidelity": fidelity(rt, tid)})
+        if limit is not None and len(out) >= limit:
+            break
+    return out
 
 
 def twin_detail(rt: TwinRuntime, twin: str) -> dict[str, Any]:
-    spec = _spec_of(rt, twin)
+    doc = rt.graph.twin(twin)
+    if doc is None:
+        raise NotFoundError(f"no twin {twin!r}")
     telemetry: dict[str, Any] = {}
     estimates: dict[str, Any] = {}
     for i in rt.table.of_twin(twin):
@@ -102,8 +113,9 @@ def twin_detail(rt: TwinRuntime, twin: str) -> dict[str, Any]:
         elif ps.kind is PointKind.ESTIMATE and not ps.name.endswith("_std"):
             estimates[ps.name] = {"value": pv.value, "std": pv.std, "ts": pv.ts,
                                   "unit": ps.unit}
-    rels = [{"name": r.name, "target": r.target} for r in rt.cfg.relationships
-            if r.source == twin]
-    return {"id": twin, "model": spec.model, "properties": dict(spec.properties),
-            "relationships": rels, "telemetry": telemetry, "estimates": estimates,
-            "health": health(rt, twin), "fidelity": fidelity(rt, twin)}
+    rels = [{"id": r["$relationshipId"], "name": r["$relationshipName"],
+             "target": r["$targetId"]} for r in rt.graph.outgoing(twin)]
+    props = thaw({k: v for k, v in doc.items() if not k.startswith("$")})
+    return {"id": twin, "model": doc["$metadata"]["$model"], "etag": doc["$etag"],
+            "properties": props, "relationships": rels, "telemetry": telemetry,
+            "estimates": estimates, "health": health(rt, twin), "fidelity": fidelity(rt, twin)}
