@@ -70,7 +70,7 @@ def test_missing_file() -> None:
 def test_twins_are_checked_against_their_dtdl_models(example_path: Path, tmp_path: Path) -> None:
     text = example_path.read_text()
     text = text.replace("properties: {volume: 10.01, cb_target: 0.95}",
-                        "properties: {volume: 10.01, colour: red}")
+                        "properties: {volume: 'ten', colour: red}")
     text = text.replace("{source: pump1, name: feeds, target: reactor1}",
                         "{source: pump1, name: drains, target: reactor1}")
     text = text.replace("twin: reactor1, point: level,", "twin: reactor1, point: lvl,")
@@ -80,7 +80,8 @@ def test_twins_are_checked_against_their_dtdl_models(example_path: Path, tmp_pat
     with pytest.raises(ConfigError) as exc:
         load_config(bad)
     msgs = {p.path: p.message for p in exc.value.problems}
-    assert "'colour' is not a property" in msgs["twins.0.properties.colour"]
+    assert "has no property 'colour'" in msgs["twins.0.properties.colour"]
+    assert msgs["twins.0.properties.volume"].startswith("type:")
     assert "no relationship 'drains'" in msgs["relationships.0.name"]
     assert "'lvl' is no telemetry" in msgs["sources.0.bindings.5.point"]
     assert all(p.line for p in exc.value.problems)

@@ -336,6 +336,7 @@ def _check_models(cfg: TwinFile, file: str | None,
                   locs: dict[tuple[Any, ...], tuple[int, int]]) -> list[ConfigProblem]:
     """Load the DTDL models through the parser and check every twin against its model."""
     from processtwin.dtdl import DTDLValidationError, parse
+    from processtwin.graph.validate import Validators
 
     probs: list[ConfigProblem] = []
     docs: list[str] = []
@@ -360,6 +361,7 @@ def _check_models(cfg: TwinFile, file: str | None,
                          f"{e.element_id}{'.' + e.property if e.property else ''}: {e.message}")
                 for e in exc.errors]
     ifaces = models.interfaces
+    validators = Validators(models)
     model_of: dict[str, Any] = {}
     for i, t in enumerate(cfg.twins):
         iface = ifaces.get(t.model)
@@ -368,11 +370,10 @@ def _check_models(cfg: TwinFile, file: str | None,
                                   f"no interface {t.model!r} in the models"))
             continue
         model_of[t.id] = iface
-        declared = {p.name for p in iface.properties}
-        for key in t.properties:
-            if key not in declared:
-                probs.append(_problem(file, locs, ("twins", i, "properties", key),
-                                      f"{key!r} is not a property of {t.model}"))
+        for tp in validators.twin(t.id, t.model, t.properties):
+            parts = [x for x in tp.path.split("/") if x]
+            key_path = ("twins", i, "properties", *parts[:1]) if parts else ("twins", i)
+            probs.append(_problem(file, locs, key_path, f"{tp.code}: {tp.message}"))
     for i, r in enumerate(cfg.relationships):
         src, dst = model_of.get(r.source), model_of.get(r.target)
         if src is None:
