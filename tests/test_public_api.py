@@ -10,7 +10,7 @@ PACKAGES = ["processtwin", "processtwin.core", "processtwin.physics", "processtw
             "processtwin.pipeline", "processtwin.store", "processtwin.control",
             "processtwin.optimization", "processtwin.connectors",
             "processtwin.connectors.opcua", "processtwin.connectors.simulator",
-            "processtwin.errors", "processtwin.graph"]
+            "processtwin.errors", "processtwin.graph", "processtwin.graph.query"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)
