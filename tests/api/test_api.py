@@ -56,6 +56,15 @@ async def test_rest_endpoints(service: tuple[str, TwinRuntime]) -> None:
         assert set(r1["telemetry"]["T_R"]) >= {"value", "ts", "quality"}
         assert r1["estimates"]["C_b"]["std"] > 0
         assert {"sync_latency_s", "staleness_s", "sensor_coverage", "model"} <= set(r1["health"])
+        assert r1["health"]["quality"]["good"] > 0.5
+        q = (await c.get("/api/v1/quality", params={"twin": "reactor1"})).json()
+        tr = next(p for p in q["points"] if p["key"] == "reactor1.T_R")
+        assert tr["rows"] > 0 and tr["good"] > 0.5
+        assert (await c.get("/api/v1/quality", params={"twin": "nope"})).status_code == 404
+        dt = r1["derived"]["dT_jacket"]
+        assert dt["unit"] == "K" and 0 < dt["value"] < 30  # derived live from T_R and T_K
+        metrics_text = (await c.get("/metrics")).text
+        assert 'ptwin_point_quality_share{category="good",point="reactor1.T_R"}' in metrics_text
         await asyncio.sleep(1.5)
         h = (await c.get("/api/v1/twins/reactor1/history/T_R")).json()["points"]
         assert len(h) > 5 and h[0][0].endswith("+00:00") and h[-1][2] == "good"

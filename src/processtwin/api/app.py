@@ -162,6 +162,7 @@ def create_app(rt: TwinRuntime) -> FastAPI:
     async def metrics() -> Response:
         for t in {i.twin for i in rt.table}:
             health(rt, t)  # refresh the health gauges of the twins with live points
+        rt.quality_report()  # and the quality gauges
         return Response(generate_latest(rt.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/api/v1/twins")
@@ -195,6 +196,19 @@ def create_app(rt: TwinRuntime) -> FastAPI:
                 describe(int(q), int(r))]
                for t, v, q, r in zip(s.ts, s.value, s.quality, s.reason, strict=True)]
         return JSONResponse({"twin": twin_id, "point": point, "every": ev, "points": pts})
+
+    @app.get("/api/v1/quality")
+    async def quality(twin: str | None = None) -> JSONResponse:
+        """Per point: shares of good/uncertain/bad/imputed values, last problem, drift."""
+        if twin is not None and rt.graph.twin(twin) is None:
+            raise NotFoundError(f"no twin {twin!r}")
+        return JSONResponse(_clean({"points": rt.quality_report(twin),
+                                    "drift": [e for e in rt.events if e["type"] == "drift"]}))
+
+    @app.get("/api/v1/reconciliation")
+    async def reconciliation() -> JSONResponse:
+        """The latest data reconciliation of every balance in twin.yaml."""
+        return JSONResponse(_clean({"balances": list(rt.reconciliations.values())}))
 
     @app.get("/api/v1/proposals")
     async def proposals(status: str | None = None, limit: int = Query(50, ge=1, le=500)

@@ -20,7 +20,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from processtwin.control.gate import Mode
-from processtwin.errors import ConfigError, ConfigProblem
+from processtwin.errors import ConfigError, ConfigProblem, InvalidInputError
+from processtwin.pipeline.config import QualityConfig
+from processtwin.pipeline.derived import DerivedConfig
+from processtwin.pipeline.reconcile import BalanceConfig
 
 __all__ = [
     "BindingConfig",
@@ -36,6 +39,7 @@ __all__ = [
     "load_config",
     "load_config_text",
     "model_files",
+    "sampling_periods",
 ]
 
 
@@ -183,6 +187,9 @@ class TwinFile(_Frozen):
     simulator: SimulatorConfig = SimulatorConfig()
     service: ServiceConfig = ServiceConfig()
     store: StoreConfig = StoreConfig()
+    quality: QualityConfig = QualityConfig()
+    derived: tuple[DerivedConfig, ...] = ()
+    balances: tuple[BalanceConfig, ...] = ()
     base_dir: str = Field(default=".", exclude=True)
 
 
@@ -401,6 +408,55 @@ def _check_models(cfg: TwinFile, file: str | None,
     return probs
 
 
+def sampling_periods(cfg: TwinFile) -> dict[str, float]:
+    """Each bound point's expected sampling period in seconds (its source's interval)."""
+    return {f"{b.twin}.{b.point}": s.sampling_interval_ms / 1000.0
+            for s in cfg.sources for b in s.bindings}
+
+
+def _relocate(file: str | None, locs: dict[tuple[Any, ...], tuple[int, int]],
+              p: ConfigProblem) -> ConfigProblem:
+    """Give a problem found by a section's own checks its place in the file. Point keys
+    (``twin.point``) hold a dot, so ``quality.points.r1.T.k`` is split with care."""
+    parts: list[Any] = p.path.split(".") if p.path else []
+    if parts[:2] == ["quality", "points"] and len(parts) >= 4:
+        parts = ["quality", "points", f"{parts[2]}.{parts[3]}", *parts[4:]]
+    path = tuple(int(x) if isinstance(x, str) and x.isdigit() else x for x in parts)
+    return _problem(file, locs, path, p.message)
+
+
+def _check_pipeline(cfg: TwinFile, file: str | None,
+                    locs: dict[tuple[Any, ...], tuple[int, int]]) -> list[ConfigProblem]:
+    """The quality section, derived points and balances against the twin's points."""
+    from processtwin.pipeline.derived import compile_derived
+    from processtwin.runtime.runtime import build_point_table
+
+    probs: list[ConfigProblem] = []
+    bound = set(sampling_periods(cfg))
+    for i, d in enumerate(cfg.derived):
+        if d.key in bound:
+            probs.append(_problem(file, locs, ("derived", i, "name"),
+                                  f"{d.key} is already a bound point"))
+    if probs:
+        return probs
+    try:
+        table = build_point_table(cfg)
+    except InvalidInputError as exc:
+        return [_problem(file, locs, ("derived",), str(exc))]
+    for check in (lambda: cfg.quality.resolve(table, sampling_periods(cfg)),
+                  lambda: compile_derived(cfg.derived, table)):
+        try:
+            check()
+        except ConfigError as exc:
+            probs.extend(_relocate(file, locs, p) for p in exc.problems)
+    for i, b in enumerate(cfg.balances):
+        for sym, key in b.measured.items():
+            if key not in table:
+                probs.append(_problem(file, locs, ("balances", i, "measured", sym),
+                                      f"unknown point {key!r}"))
+    return probs
+
+
 def _model_paths(cfg: TwinFile, pattern: str) -> list[Path]:
     base = Path(cfg.base_dir)
     if any(c in pattern for c in "*?["):
@@ -444,6 +500,8 @@ def load_config_text(text: str, *, file: str | None = None, base_dir: str = ".")
         probs = [_problem(file, locs, tuple(e["loc"]), e["msg"]) for e in exc.errors()]
         raise ConfigError(probs) from None
     probs = _cross_check(cfg, file, locs) + _check_models(cfg, file, locs)
+    if not probs:
+        probs = _check_pipeline(cfg, file, locs)
     if probs:
         raise ConfigError(probs)
     return cfg

@@ -36,6 +36,20 @@ class Metrics:
         self.write_errors = Counter("ptwin_command_write_errors", "Plant writes that failed",
                                     registry=r)
         self.proposals = Counter("ptwin_proposals", "Optimiser proposals", registry=r)
+        self.quality_share = Gauge("ptwin_point_quality_share",
+                                   "Share of a point's values per quality over the stats window",
+                                   ["point", "category"], registry=r)
+        self.gaps = Counter("ptwin_gaps", "Sampling gaps found", ["point"], registry=r)
+        self.drift_active = Gauge("ptwin_drift_active", "1 while a drift alarm stands",
+                                  ["sensor", "reference"], registry=r)
+        self.drift_bias = Gauge("ptwin_drift_bias", "Estimated bias of sensor over reference",
+                                ["sensor", "reference"], registry=r)
+        self.reconciliation_gamma = Gauge("ptwin_reconciliation_gamma",
+                                          "Global test statistic of a balance", ["balance"],
+                                          registry=r)
+        self.gross_errors = Gauge("ptwin_gross_errors",
+                                  "1 while serial elimination names a sensor of a balance",
+                                  ["balance", "sensor"], registry=r)
         self.ws_clients = Gauge("ptwin_ws_clients", "Open WebSocket clients", registry=r)
         self.ws_dropped = Counter("ptwin_ws_dropped", "WebSocket clients dropped as too slow",
                                   registry=r)

@@ -47,8 +47,10 @@ from processtwin.errors import (
 )
 from processtwin.graph.graph import TwinGraph
 from processtwin.optimization.steady import SetpointConfig, SetpointOptimizer
+from processtwin.pipeline.derived import compile_derived, derived_specs
 from processtwin.pipeline.pipeline import Pipeline
-from processtwin.runtime.config import TwinFile, model_files
+from processtwin.pipeline.reconcile import BalanceConfig
+from processtwin.runtime.config import TwinFile, model_files, sampling_periods
 from processtwin.runtime.estimator import EstimatorService
 from processtwin.runtime.metrics import Metrics
 from processtwin.store.base import TimeSeriesStore
@@ -84,6 +86,7 @@ def build_point_table(cfg: TwinFile) -> PointTable:
             specs.append(PointSpec(twin=cfg.estimator.twin, name=f"{pname}_std",
                                    unit=units[state], kind=PointKind.ESTIMATE,
                                    description=f"standard deviation of the {state} estimate"))
+    specs.extend(derived_specs(cfg.derived))
     return PointTable(specs)
 
 
@@ -113,7 +116,9 @@ class TwinRuntime:
         self.data_dir = Path(data_dir) if data_dir else (base / cfg.data_dir)
         self.table = build_point_table(cfg)
         self.state = LiveState(self.table)
-        self.pipeline = Pipeline(self.table)
+        self.pipeline = Pipeline.from_config(
+            self.table, cfg.quality, periods=sampling_periods(cfg),
+            derived=compile_derived(cfg.derived, self.table))
         self.metrics = Metrics()
         if store is not None:
             self.store = store
@@ -156,6 +161,8 @@ class TwinRuntime:
         self.counts = {"ingested": 0, "rejected": 0, "flagged": 0, "stored": 0,
                        "proposals": 0, "commands_applied": 0, "commands_refused": 0}
         self.started_at = time.time()
+        self.events: deque[dict[str, Any]] = deque(maxlen=1000)
+        self.reconciliations: dict[str, dict[str, Any]] = {}
 
     # ------------------------------------------------------------------ twin graph
     def _seed_graph(self) -> None:
@@ -232,6 +239,9 @@ class TwinRuntime:
             self._tasks.append(asyncio.create_task(self._estimate_loop(), name="estimator"))
         if self.optimizer:
             self._tasks.append(asyncio.create_task(self._optimize_loop(), name="optimizer"))
+        for bal in self.cfg.balances:
+            self._tasks.append(asyncio.create_task(self._reconcile_loop(bal),
+                                                   name=f"reconcile-{bal.name}"))
 
     async def stop(self) -> None:
         for t in self._tasks:
@@ -261,6 +271,15 @@ class TwinRuntime:
         for reason, n in res.flags.items():
             self.metrics.flags.labels(reason).inc(n)
             self.counts["flagged"] += n
+        for gap in res.gaps:
+            key = self.table.spec(gap.point).key
+            self.metrics.gaps.labels(key).inc()
+            _log.info("gap in %s: %.3f s without samples (%d rows imputed)", key,
+                      gap.end - gap.start, gap.imputed)
+        for alarm in res.alarms:
+            _log.warning("sensor drift: %s", alarm.to_dict())
+            self.events.append({"type": "drift", **alarm.to_dict()})
+            self._publish({"type": "drift", **alarm.to_dict()})
         b = res.batch
         if len(b) == 0:
             return
@@ -301,6 +320,64 @@ class TwinRuntime:
         self.metrics.store_seconds.observe(time.perf_counter() - t0)
         self.metrics.stored.inc(n)
         self.counts["stored"] += n
+
+    def reconcile(self, bal: BalanceConfig) -> dict[str, Any] | None:
+        """Reconcile a balance on the newest good values; None while a stream has none."""
+        idx = [self.table.index(k) for k in bal.measured.values()]
+        if any(self.state.quality[i] == Quality.BAD or not np.isfinite(self.state.value[i])
+               for i in idx):
+            return None
+        x = np.array([self.state.value[i] for i in idx])
+        res = bal.balance().serial_elimination(x, bal.sigmas(), bal.alpha)
+        first = bal.balance().reconcile(x, bal.sigmas(), bal.alpha)
+        names = list(bal.measured)
+        out = {"balance": bal.name, "ts": time.time(), "dof": first.dof,
+               "gamma": first.gamma, "gamma_critical": first.gamma_critical,
+               "p_value": first.p_value, "gross_error": first.gross_error,
+               "measured": dict(zip(names, x.tolist(), strict=True)),
+               "reconciled": {**dict(zip(res.final.unmeasured, res.final.u_hat.tolist(),
+                                         strict=True)),
+                              **dict(zip(res.final.names, res.final.x_hat.tolist(),
+                                         strict=True))},
+               "gross_errors": [{"sensor": bal.measured.get(e.name, e.name), "stream": e.name,
+                                 "bias": e.bias} for e in res.errors]}
+        self.reconciliations[bal.name] = out
+        self.metrics.reconciliation_gamma.labels(bal.name).set(first.gamma)
+        named = {e.name for e in res.errors}
+        for n in names:
+            self.metrics.gross_errors.labels(bal.name, bal.measured[n]).set(float(n in named))
+        return out
+
+    async def _reconcile_loop(self, bal: BalanceConfig) -> None:
+        while True:
+            await asyncio.sleep(bal.period_s)
+            try:
+                out = self.reconcile(bal)
+            except Exception:  # a numerical failure must not stop the twin
+                _log.exception("reconciliation of %s failed", bal.name)
+                continue
+            if out is not None:
+                self._publish({"type": "reconciliation", **out})
+
+    def quality_report(self, twin: str | None = None) -> list[dict[str, Any]]:
+        """Per point: shares of good/uncertain/bad/imputed values, last problem, drift."""
+        stats = self.pipeline.stats
+        if stats is None:
+            return []
+        now = time.time()
+        pts = self.table.of_twin(twin) if twin is not None else None
+        out = [pq.to_dict() for pq in stats.snapshot(now, pts)]
+        shares = stats.shares(now)
+        for i, spec in enumerate(self.table):
+            for c, name in enumerate(("good", "uncertain", "bad", "imputed")):
+                v = shares[i, c]
+                if np.isfinite(v):
+                    self.metrics.quality_share.labels(spec.key, name).set(float(v))
+        if self.pipeline.drift is not None:
+            for st in self.pipeline.drift.status():
+                self.metrics.drift_active.labels(st.sensor, st.reference).set(float(st.active))
+                self.metrics.drift_bias.labels(st.sensor, st.reference).set(st.bias)
+        return out
 
     async def _estimate_loop(self) -> None:
         est = self.estimator

@@ -41,6 +41,24 @@ def fidelity(rt: TwinRuntime, twin: str) -> dict[str, Any]:
     return {"level": f"L{level}", "name": _LEVELS[level], "why": why}
 
 
+def _quality_summary(rt: TwinRuntime, twin: str) -> dict[str, Any] | None:
+    """The twin's telemetry over the quality window: mean shares and points in drift."""
+    stats = rt.pipeline.stats
+    tele = [i for i in rt.table.of_twin(twin) if rt.table.spec(i).kind is PointKind.TELEMETRY]
+    if stats is None or not tele:
+        return None
+    shares = stats.shares(time.time())[tele]
+    seen = np.isfinite(shares[:, 0])
+    out: dict[str, Any] = {"window_s": stats.window_s}
+    for c, name in enumerate(("good", "uncertain", "bad", "imputed")):
+        out[name] = float(np.mean(shares[seen, c])) if seen.any() else None
+    keys = {rt.table.spec(i).key for i in tele}
+    drift = rt.pipeline.drift
+    out["drifting"] = sorted(st.sensor for st in (drift.status() if drift else [])
+                             if st.active and st.sensor in keys)
+    return out
+
+
 def health(rt: TwinRuntime, twin: str) -> dict[str, Any]:
     now = time.time()
     tele = [i for i in rt.table.of_twin(twin) if rt.table.spec(i).kind is PointKind.TELEMETRY]
@@ -53,6 +71,7 @@ def health(rt: TwinRuntime, twin: str) -> dict[str, Any]:
         "staleness_s": stale if stale is None or np.isfinite(stale) else None,
         "sensor_coverage": coverage,
         "model": None,
+        "quality": _quality_summary(rt, twin),
     }
     if stale is not None and np.isfinite(stale):
         rt.metrics.staleness.labels(twin).set(stale)
@@ -102,14 +121,15 @@ def twin_detail(rt: TwinRuntime, twin: str) -> dict[str, Any]:
         raise NotFoundError(f"no twin {twin!r}")
     telemetry: dict[str, Any] = {}
     estimates: dict[str, Any] = {}
+    derived: dict[str, Any] = {}
     for i in rt.table.of_twin(twin):
         ps = rt.table.spec(i)
         pv = rt.state.get(i)
-        if ps.kind is PointKind.TELEMETRY:
+        if ps.kind in (PointKind.TELEMETRY, PointKind.DERIVED):
             d = pv.to_dict()
             d.pop("std")
             d["unit"] = ps.unit
-            telemetry[ps.name] = d
+            (telemetry if ps.kind is PointKind.TELEMETRY else derived)[ps.name] = d
         elif ps.kind is PointKind.ESTIMATE and not ps.name.endswith("_std"):
             estimates[ps.name] = {"value": pv.value, "std": pv.std, "ts": pv.ts,
                                   "unit": ps.unit}
@@ -118,4 +138,5 @@ def twin_detail(rt: TwinRuntime, twin: str) -> dict[str, Any]:
     props = thaw({k: v for k, v in doc.items() if not k.startswith("$")})
     return {"id": twin, "model": doc["$metadata"]["$model"], "etag": doc["$etag"],
             "properties": props, "relationships": rels, "telemetry": telemetry,
-            "estimates": estimates, "health": health(rt, twin), "fidelity": fidelity(rt, twin)}
+            "estimates": estimates, "derived": derived, "health": health(rt, twin),
+            "fidelity": fidelity(rt, twin)}
