@@ -10,7 +10,8 @@ PACKAGES = ["processtwin", "processtwin.core", "processtwin.physics", "processtw
             "processtwin.pipeline", "processtwin.store", "processtwin.control",
             "processtwin.optimization", "processtwin.connectors",
             "processtwin.connectors.opcua", "processtwin.connectors.simulator",
-            "processtwin.errors", "processtwin.graph", "processtwin.graph.query"]
+            "processtwin.errors", "processtwin.graph", "processtwin.graph.query",
+            "processtwin.connectors.mqtt", "processtwin.connectors.sparkplug"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)
