@@ -145,6 +145,44 @@ def validate(config: Annotated[Path, typer.Argument(help="twin.yaml")]) -> None:
 
 
 @app.command()
+def export(
+    config: Annotated[Path, typer.Argument(help="twin.yaml of the twin whose history to export")],
+    out: Annotated[Path, typer.Argument(help="output file: .parquet or .csv")],
+    points: Annotated[list[str] | None, typer.Option(
+        "--point", "-p", help="point key twin.point (repeat; default: all)")] = None,
+    start: Annotated[str | None, typer.Option(help="ISO-8601 time or epoch seconds")] = None,
+    end: Annotated[str | None, typer.Option(help="ISO-8601 time or epoch seconds")] = None,
+    every: Annotated[float | None, typer.Option(help="downsample to this interval (s)")] = None,
+    agg: Annotated[str, typer.Option(help="avg|min|max|first|last|count|twa")] = "avg",
+    data_dir: Annotated[Path | None, typer.Option(help="data folder (default: the config's)")
+                        ] = None,
+) -> None:
+    """Export a twin's history, with quality, to Parquet or CSV (pandas/Polars read both).
+
+    Example: ``ptwin export examples/cstr/twin.yaml cstr.parquet -p reactor1.T_R --every 60``
+
+    The embedded store is one process's file: stop the twin first, or use the history API.
+    """
+    from processtwin.api.app import _time
+    from processtwin.store import open_store
+    from processtwin.store.export import export as export_history
+
+    cfg = _load(config)
+    folder = data_dir or Path(cfg.base_dir) / cfg.data_dir
+    try:
+        store = open_store(cfg.store.spec(), folder)
+        try:
+            n = export_history(store, out, points or None, _time(start, "start"),
+                               _time(end, "end"), every, agg)
+        finally:
+            store.close()
+    except ProcessTwinError as exc:
+        console.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(1) from None
+    console.print(f"[green]ok[/green] {n} rows written to {out}")
+
+
+@app.command()
 def bench(
     name: Annotated[str, typer.Argument(help="benchmark name (see --list)")] = "",
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,

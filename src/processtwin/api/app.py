@@ -184,14 +184,23 @@ def create_app(rt: TwinRuntime) -> FastAPI:
     @app.get("/api/v1/twins/{twin_id}/history/{point}")
     async def history(twin_id: str, point: str, start: str | None = None,
                       end: str | None = None, every: str | None = None,
-                      agg: str = Query("avg", pattern="^(avg|min|max|first|last|count)$"),
+                      agg: str = Query("avg", pattern="^(avg|min|max|first|last|count|"
+                                       "count_all|count_bad|twa)$"),
+                      max_quality: int = Query(1, ge=0, le=2, description="0 good only, 1 good "
+                                               "and uncertain, 2 all"),
+                      recompute: bool = Query(False, description="derived points: compute "
+                                              "from the inputs' history now"),
                       ) -> JSONResponse:
         key = rt.point_key(twin_id, point)
         t0, t1, ev = _time(start, "start"), _time(end, "end"), _every(every)
         if t0 is not None and t1 is not None and t1 <= t0:
             raise InvalidInputError("end must be after start")
         await rt.flush()
-        s = await asyncio.to_thread(rt.store.query, key, t0, t1, ev, agg)
+        if recompute:
+            s = await asyncio.to_thread(rt.recompute_derived, key, t0, t1, ev)
+        else:
+            s = await asyncio.to_thread(rt.store.query, key, t0, t1, ev, agg,
+                                        max_quality=max_quality)
         pts = [[_iso(float(t)), float(v) if math.isfinite(v) else None,
                 describe(int(q), int(r))]
                for t, v, q, r in zip(s.ts, s.value, s.quality, s.reason, strict=True)]

@@ -17,13 +17,21 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from processtwin.control.gate import Mode
 from processtwin.errors import ConfigError, ConfigProblem, InvalidInputError
 from processtwin.pipeline.config import QualityConfig
 from processtwin.pipeline.derived import DerivedConfig
 from processtwin.pipeline.reconcile import BalanceConfig
+from processtwin.store.factory import StoreSpec
 
 __all__ = [
     "BindingConfig",
@@ -166,10 +174,43 @@ class ServiceConfig(_Frozen):
     port: int = Field(default=8000, ge=0, le=65535)
 
 
+class RetentionConfig(_Frozen):
+    raw_days: float | None = Field(default=None, gt=0, description="raw rows kept (None: all)")
+    rollup_days: float | None = Field(default=None, gt=0,
+                                      description="1-minute aggregates kept (None: all)")
+
+
 class StoreConfig(_Frozen):
-    kind: Literal["embedded", "memory"] = "embedded"
+    """Where history goes: the embedded DuckDB file (default), PostgreSQL or memory."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    kind: Literal["embedded", "memory", "postgres"] = "embedded"
     path: str = "history.duckdb"
+    dsn: str | None = Field(default=None, description="PostgreSQL connection string")
+    schema_: str = Field(default="ptwin", alias="schema")
+    timescale: bool | None = None
+    retention: RetentionConfig = RetentionConfig()
+    buffer_rows: int = Field(default=1_000_000, ge=1,
+                             description="rows held while the store is unreachable")
     flush_interval_s: float = Field(default=0.2, gt=0)
+    rollup_interval_s: float = Field(default=10.0, gt=0)
+    retention_interval_s: float = Field(default=3600.0, gt=0)
+
+    @model_validator(mode="after")
+    def _dsn(self) -> StoreConfig:
+        if self.kind == "postgres" and not self.dsn:
+            raise ValueError("a postgres store needs a dsn")
+        return self
+
+    def spec(self) -> StoreSpec:
+        from processtwin.store import BufferPolicy, Retention
+
+        return StoreSpec(kind=self.kind, path=self.path, dsn=self.dsn, schema=self.schema_,
+                         timescale=self.timescale,
+                         retention=Retention(raw_days=self.retention.raw_days,
+                                             rollup_days=self.retention.rollup_days),
+                         buffer_policy=BufferPolicy(max_rows=self.buffer_rows))
 
 
 class TwinFile(_Frozen):

@@ -50,6 +50,13 @@ class Metrics:
         self.gross_errors = Gauge("ptwin_gross_errors",
                                   "1 while serial elimination names a sensor of a balance",
                                   ["balance", "sensor"], registry=r)
+        self.store_buffered = Gauge("ptwin_store_buffered_rows",
+                                    "Rows held while the store is unreachable", registry=r)
+        self.store_dropped = Gauge("ptwin_store_dropped_rows",
+                                   "Rows dropped (oldest first) because the buffer overflowed",
+                                   registry=r)
+        self.store_available = Gauge("ptwin_store_available", "1 while the store accepts rows",
+                                     registry=r)
         self.ws_clients = Gauge("ptwin_ws_clients", "Open WebSocket clients", registry=r)
         self.ws_dropped = Counter("ptwin_ws_dropped", "WebSocket clients dropped as too slow",
                                   registry=r)

@@ -47,15 +47,16 @@ from processtwin.errors import (
 )
 from processtwin.graph.graph import TwinGraph
 from processtwin.optimization.steady import SetpointConfig, SetpointOptimizer
-from processtwin.pipeline.derived import compile_derived, derived_specs
+from processtwin.pipeline.align import Series as AlignSeries
+from processtwin.pipeline.derived import compile_derived, derived_specs, recompute
 from processtwin.pipeline.pipeline import Pipeline
 from processtwin.pipeline.reconcile import BalanceConfig
 from processtwin.runtime.config import TwinFile, model_files, sampling_periods
 from processtwin.runtime.estimator import EstimatorService
 from processtwin.runtime.metrics import Metrics
+from processtwin.store import BufferedStore, open_store
+from processtwin.store.base import Series as StoreSeries
 from processtwin.store.base import TimeSeriesStore
-from processtwin.store.embedded import EmbeddedStore
-from processtwin.store.memory import MemoryStore
 
 __all__ = ["Proposal", "TwinRuntime", "build_point_table", "free_port"]
 
@@ -116,16 +117,13 @@ class TwinRuntime:
         self.data_dir = Path(data_dir) if data_dir else (base / cfg.data_dir)
         self.table = build_point_table(cfg)
         self.state = LiveState(self.table)
+        self.derived = {d.key: d for d in compile_derived(cfg.derived, self.table)}
         self.pipeline = Pipeline.from_config(
             self.table, cfg.quality, periods=sampling_periods(cfg),
-            derived=compile_derived(cfg.derived, self.table))
+            derived=list(self.derived.values()))
         self.metrics = Metrics()
-        if store is not None:
-            self.store = store
-        elif cfg.store.kind == "memory":
-            self.store = MemoryStore()
-        else:
-            self.store = EmbeddedStore(self.data_dir / cfg.store.path)
+        self.store = store if store is not None else open_store(cfg.store.spec(),
+                                                                 self.data_dir)
         self.store.register(self.table)
         self.audit = AuditLog(self.data_dir / "audit.jsonl")
         self.graph = TwinGraph(None if cfg.store.kind == "memory"
@@ -300,9 +298,35 @@ class TwinRuntime:
         self.store.append_dead(items)
 
     async def _store_loop(self) -> None:
+        sc = self.cfg.store
+        loop = asyncio.get_running_loop()
+        next_rollup = loop.time() + sc.rollup_interval_s
+        next_retain = loop.time() + sc.retention_interval_s
         while True:
-            await asyncio.sleep(self.cfg.store.flush_interval_s)
-            await self.flush()
+            await asyncio.sleep(sc.flush_interval_s)
+            if self._pending:
+                await self.flush()
+            elif isinstance(self.store, BufferedStore):
+                await self._store_call("flush", self.store.flush)  # deliver a backlog
+            if isinstance(self.store, BufferedStore):
+                st = self.store.stats()
+                self.metrics.store_buffered.set(st.buffered_rows)
+                self.metrics.store_available.set(float(st.available))
+                self.metrics.store_dropped.set(st.dropped_rows)
+            now = loop.time()
+            if now >= next_rollup:
+                next_rollup = now + sc.rollup_interval_s
+                await self._store_call("rollup", self.store.rollup)
+            if now >= next_retain:
+                next_retain = now + sc.retention_interval_s
+                await self._store_call("retention", self.store.retain)
+
+    async def _store_call(self, what: str, fn: Any) -> None:
+        """A store housekeeping call in a thread; a failure is logged, never fatal."""
+        try:
+            await asyncio.to_thread(fn)
+        except Exception as exc:  # the twin keeps running; the next round retries
+            _log.warning("store %s failed: %s", what, exc)
 
     async def flush(self) -> None:
         """Commit the buffered rows to the store now."""
@@ -358,6 +382,29 @@ class TwinRuntime:
                 continue
             if out is not None:
                 self._publish({"type": "reconciliation", **out})
+
+    def recompute_derived(self, key: str, start: float | None, end: float | None,
+                          every: float | None) -> StoreSeries:
+        """A derived point recomputed now from its inputs' stored history (any range, also
+        before the point was defined); on a grid of ``every`` seconds when given."""
+        dp = self.derived.get(key)
+        if dp is None:
+            raise InvalidInputError(f"{key} is not a derived point")
+        series = {}
+        for src in dp.sources:
+            raw = self.store.query(src, start, end, None, max_quality=Quality.BAD)
+            series[src] = AlignSeries(raw.ts, raw.value, raw.quality, raw.reason)
+        grid = None
+        if every is not None:
+            lo = start if start is not None else min(
+                (float(x.ts[0]) for x in series.values() if len(x)), default=0.0)
+            hi = end if end is not None else max(
+                (float(x.ts[-1]) for x in series.values() if len(x)), default=lo)
+            if (hi - lo) / every > 1_000_000:
+                raise InvalidInputError("that grid would exceed 1,000,000 points")
+            grid = np.arange(lo, hi, every)
+        out = recompute(dp, series, grid)
+        return StoreSeries(out.ts, out.value, out.quality, out.reason)
 
     def quality_report(self, twin: str | None = None) -> list[dict[str, Any]]:
         """Per point: shares of good/uncertain/bad/imputed values, last problem, drift."""
