@@ -13,7 +13,7 @@ import pytest
 from prometheus_client import generate_latest
 
 from processtwin.core.batch import Batch
-from processtwin.errors import ConfigError
+from processtwin.errors import ConfigError, InvalidInputError
 from processtwin.runtime.config import load_config, load_config_text
 from processtwin.runtime.runtime import TwinRuntime
 from processtwin.runtime.views import health
@@ -125,3 +125,17 @@ def test_quality_config_problems_have_their_place(tmp_path: Path) -> None:
     by_path = {p.path: p for p in info.value.problems}
     assert "quality.points.u1.nope" in by_path and "derived.0.inputs" in by_path
     assert all(p.line is not None for p in info.value.problems)
+
+
+async def test_derived_points_are_recomputed_over_stored_history(runtime: TwinRuntime) -> None:
+    f3 = [4.0, 4.5, 5.0, 5.5]
+    f4 = [6.0, 6.5, 7.0, 7.5]
+    await runtime.ingest(_feed(runtime, {"u1.F3": f3, "u1.F4": f4}, 1.7e9, 1.0), [])
+    await runtime.flush()
+    s = runtime.recompute_derived("u1.F_out", None, None, None)
+    assert s.value.tolist() == pytest.approx([a + b for a, b in zip(f3, f4, strict=True)])
+    grid = runtime.recompute_derived("u1.F_out", 1.7e9, 1.7e9 + 4, 2.0)
+    assert grid.ts.tolist() == [1.7e9, 1.7e9 + 2]
+    assert grid.value.tolist() == pytest.approx([10.0, 12.0])
+    with pytest.raises(InvalidInputError):
+        runtime.recompute_derived("u1.F3", None, None, None)
