@@ -5,14 +5,30 @@ import pytest
 from scipy.integrate import solve_ivp
 
 from processtwin.errors import ModelDefinitionError
-from processtwin.physics import rk4, van_de_vusse
+from processtwin.physics import KLATT_ENGELL_1998, KLATT_ENGELL_INPUTS, rk4, van_de_vusse
 
 
-def test_klatt_engell_operating_point() -> None:
-    # Klatt & Engell (1998): T_in 104.9 °C, F/V 14.19 1/h, Q -1113.5 kJ/h (V_R taken as given)
-    m = van_de_vusse(T_in=104.9)
-    x = m.steady_state(np.array([14.19, -1113.5]))
-    np.testing.assert_allclose(x, [2.14, 1.09, 114.2, 112.9], atol=0.01)
+@pytest.mark.parametrize("v_r", [10.0, 10.01], ids=["klatt_engell", "do_mpc"])
+def test_klatt_engell_operating_point_to_the_stated_digits(v_r: float) -> None:
+    # Klatt & Engell (1998): T_in 104.9 °C, F/V_R 14.19 1/h, Q -1113.5 kJ/h:
+    # C_a 2.14, C_b 1.09 mol/l, T_R 114.2, T_K 112.9 °C, with their V_R and do-mpc's
+    m = van_de_vusse(**{**KLATT_ENGELL_1998, "V_R": v_r})
+    c_a, c_b, t_r, t_k = m.steady_state(np.array(KLATT_ENGELL_INPUTS))
+    assert (round(c_a, 2), round(c_b, 2), round(t_r, 1), round(t_k, 1)) == (
+        2.14, 1.09, 114.2, 112.9)
+    assert m.f([c_a, c_b, t_r, t_k], KLATT_ENGELL_INPUTS) == pytest.approx(np.zeros(4), abs=1e-8)
+
+
+def test_do_mpc_and_klatt_engell_differ_only_in_the_jacket_term() -> None:
+    ke = van_de_vusse(**KLATT_ENGELL_1998)
+    dm = van_de_vusse(T_in=104.9)
+    diff = {k for k in ke.nominal_params if ke.nominal_params[k] != dm.nominal_params[k]}
+    assert diff == {"V_R"}
+    x_ke = ke.steady_state(np.array(KLATT_ENGELL_INPUTS))
+    x_dm = dm.steady_state(np.array(KLATT_ENGELL_INPUTS))
+    # 0.1 % in V_R: a few mK and 1e-4 mol/l, below the paper's digits, but not nothing
+    assert 1e-4 < abs(x_dm[2] - x_ke[2]) < 1e-2
+    assert abs(x_dm[0] - x_ke[0]) < 1e-3
 
 
 def test_numpy_and_casadi_rhs_agree() -> None:

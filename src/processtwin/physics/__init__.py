@@ -1,7 +1,56 @@
-"""Process models: one frozen definition per unit, evaluated with NumPy or CasADi."""
+"""Process models and their numerics: one frozen definition per unit, NumPy or CasADi.
 
-from processtwin.physics.cstr import van_de_vusse
-from processtwin.physics.model import ProcessModel, Var
-from processtwin.physics.simulate import rk4, steady_state
+* :class:`ProcessModel` — states, inputs, parameters, algebraic and measured outputs with
+  units and bounds; equations written once; unit-checked and self-validated when built.
+* The library — :func:`van_de_vusse`, :func:`exothermic_cstr`, :func:`gravity_tank`,
+  :func:`four_tank`, :func:`heat_exchanger`, :func:`centrifugal_pump`,
+  :func:`distillation_column` — and :func:`compose` to connect them.
+* :func:`simulate` — N scenarios at once (``dopri5``, stiff ``ros23``, fixed ``rk4``) with
+  dense output; :func:`sweep` over chunks, optionally on a Dask cluster.
+* :func:`steady_state` and :func:`continuation` (pseudo-arclength, turning points).
+"""
 
-__all__ = ["ProcessModel", "Var", "rk4", "steady_state", "van_de_vusse"]
+# the module simulate.py (rk4, steady_state) is imported before the function simulate is
+# bound here, so that ``processtwin.physics.simulate`` is the batch simulator function
+from processtwin.physics.simulate import rk4, steady_state  # isort: skip
+from processtwin.physics.batch import METHODS, Method, simulate  # isort: skip
+from processtwin.physics.compose import compose
+from processtwin.physics.continuation import Branch, TurningPoint, continuation
+from processtwin.physics.cstr import KLATT_ENGELL_1998, KLATT_ENGELL_INPUTS, van_de_vusse
+from processtwin.physics.distillation import distillation_column
+from processtwin.physics.exothermic import exothermic_cstr
+from processtwin.physics.heat_exchanger import heat_exchanger
+from processtwin.physics.model import ProcessModel, Rhs, Var
+from processtwin.physics.pump import centrifugal_pump
+from processtwin.physics.scenarios import Scenarios, Trajectory
+from processtwin.physics.sweep import SweepClient, sweep
+from processtwin.physics.tanks import FOUR_TANK_P_PLUS, four_tank, gravity_tank
+
+__all__ = [
+    "FOUR_TANK_P_PLUS",
+    "KLATT_ENGELL_1998",
+    "KLATT_ENGELL_INPUTS",
+    "METHODS",
+    "Branch",
+    "Method",
+    "ProcessModel",
+    "Rhs",
+    "Scenarios",
+    "SweepClient",
+    "Trajectory",
+    "TurningPoint",
+    "Var",
+    "centrifugal_pump",
+    "compose",
+    "continuation",
+    "distillation_column",
+    "exothermic_cstr",
+    "four_tank",
+    "gravity_tank",
+    "heat_exchanger",
+    "rk4",
+    "simulate",
+    "steady_state",
+    "sweep",
+    "van_de_vusse",
+]

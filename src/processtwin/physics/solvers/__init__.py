@@ -1,0 +1,1 @@
+"""Batch integrators behind :func:`processtwin.physics.simulate` (internal layout)."""
