@@ -220,6 +220,10 @@ def _mount_optional() -> None:
 
 _mount_optional()
 
+from processtwin.edge.cli import edge as _edge  # noqa: E402
+
+app.command(name="edge")(_edge)
+
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

@@ -1,0 +1,94 @@
+"""Run an edge: the sources of a twin.yaml, forwarded to the central twin (``ptwin edge``).
+
+Only the connectors run here: no pipeline, store or analytics. Their batches go to an
+:class:`~processtwin.edge.forwarder.EdgeForwarder`, which buffers on disk and forwards over
+MQTT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from processtwin.connectors.base import Connector
+from processtwin.core.points import PointTable
+from processtwin.edge.forwarder import EdgeForwarder
+from processtwin.edge.link import MqttLink
+from processtwin.edge.settings import EdgeFile
+from processtwin.errors import ConfigError, ConfigProblem
+from processtwin.runtime.config import TwinFile
+
+__all__ = ["build_edge_connectors", "run_edge"]
+
+_log = logging.getLogger(__name__)
+
+
+def build_edge_connectors(twin: TwinFile, table: PointTable) -> list[Connector]:
+    """The connectors of the twin's sources (the runtime's own builder when it has one)."""
+    try:  # runtime.sources.build_connectors builds every source kind, when it is there
+        sources: Any = importlib.import_module("processtwin.runtime.sources")
+    except ImportError:
+        sources = None
+    build = getattr(sources, "build_connectors", None)
+    if build is not None:
+        built: list[Connector] = build(twin, table)
+        return built
+    from processtwin.connectors.opcua.connector import (
+        OpcUaBinding,
+        OpcUaConnector,
+        OpcUaSettings,
+    )
+
+    out: list[Connector] = []
+    for i, s in enumerate(twin.sources):
+        if s.url == "simulator":
+            raise ConfigError([ConfigProblem(f"sources.{i}.url", "an edge needs a real url, "
+                                             "not 'simulator'")])
+        bindings = [OpcUaBinding(node=b.node, point=table.index(f"{b.twin}.{b.point}"),
+                                 key=f"{b.twin}.{b.point}") for b in s.bindings]
+        out.append(OpcUaConnector(OpcUaSettings(
+            name=s.name, url=s.url, sampling_interval_ms=s.sampling_interval_ms,
+            publishing_interval_ms=s.publishing_interval_ms, queue_size=s.queue_size),
+            bindings))  # no writes: an edge never writes to the plant
+    return out
+
+
+async def run_edge(cfg: EdgeFile, *, duration: float | None = None,
+                   connectors: list[Connector] | None = None,
+                   on_ready: Callable[[EdgeForwarder], None] | None = None) -> dict[str, Any]:
+    """Run until cancelled (or ``duration`` seconds); returns the forwarder's snapshot."""
+    from processtwin.runtime.config import load_config
+    from processtwin.runtime.runtime import build_point_table
+
+    twin = load_config(cfg.twin_path())
+    table = build_point_table(twin)
+    if connectors is None:
+        connectors = build_edge_connectors(twin, table)
+    e = cfg.edge
+    link = MqttLink(e.link.broker(f"edge-{e.name}"), name=f"edge-{e.name}",
+                    publish_timeout_s=e.link.publish_timeout_s)
+    fwd = EdgeForwarder(e, table.keys(), cfg.buffer_dir(), link)
+    await fwd.start()
+    started: list[Connector] = []
+    try:
+        for c in connectors:
+            await c.start(fwd.sink)
+            started.append(c)
+        if on_ready is not None:
+            on_ready(fwd)
+        if duration is None:
+            await asyncio.Event().wait()
+        else:
+            await asyncio.sleep(duration)
+    finally:
+        for c in started:
+            try:
+                await c.stop()
+            except Exception as exc:  # one connector failing to stop must not keep the rest
+                _log.warning("edge: stopping a connector failed: %r", exc)
+        await fwd.drain(2.0)
+        await fwd.stop()
+    return fwd.snapshot()
