@@ -8,6 +8,13 @@
 * :func:`simulate` — N scenarios at once (``dopri5``, stiff ``ros23``, fixed ``rk4``) with
   dense output; :func:`sweep` over chunks, optionally on a Dask cluster.
 * :func:`steady_state` and :func:`continuation` (pseudo-arclength, turning points).
+* :class:`FmuUnit` — an FMI 2.0 co-simulation FMU (loaded with FMPy) standing in for a unit:
+  its variables mapped onto our state, input and output names, declared units checked
+  (converted within a dimension, :class:`~processtwin.errors.UnitError` across), one
+  instance per scenario (:class:`FmuBatch`, with reset). :func:`cosimulate` steps native
+  models and FMUs together at fixed communication points, exchanging connected variables
+  there (zero-order hold: first-order coupling error, which :func:`compose` avoids when
+  every part is native).
 """
 
 # the module simulate.py (rk4, steady_state) is imported before the function simulate is
@@ -19,6 +26,7 @@ from processtwin.physics.continuation import Branch, TurningPoint, continuation
 from processtwin.physics.cstr import KLATT_ENGELL_1998, KLATT_ENGELL_INPUTS, van_de_vusse
 from processtwin.physics.distillation import distillation_column
 from processtwin.physics.exothermic import exothermic_cstr
+from processtwin.physics.fmu import CoSimResult, FmuBatch, FmuUnit, cosimulate
 from processtwin.physics.heat_exchanger import heat_exchanger
 from processtwin.physics.model import ProcessModel, Rhs, Var
 from processtwin.physics.pump import centrifugal_pump
@@ -32,6 +40,9 @@ __all__ = [
     "KLATT_ENGELL_INPUTS",
     "METHODS",
     "Branch",
+    "CoSimResult",
+    "FmuBatch",
+    "FmuUnit",
     "Method",
     "ProcessModel",
     "Rhs",
@@ -43,6 +54,7 @@ __all__ = [
     "centrifugal_pump",
     "compose",
     "continuation",
+    "cosimulate",
     "distillation_column",
     "exothermic_cstr",
     "four_tank",
