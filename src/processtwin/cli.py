@@ -224,6 +224,10 @@ from processtwin.edge.cli import edge as _edge  # noqa: E402
 
 app.command(name="edge")(_edge)
 
+from processtwin.bus.cli import worker as _worker  # noqa: E402
+
+app.command(name="worker")(_worker)
+
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
