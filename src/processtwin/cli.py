@@ -228,6 +228,10 @@ from processtwin.bus.cli import worker as _worker  # noqa: E402
 
 app.command(name="worker")(_worker)
 
+from processtwin.replay.cli import replay as _replay  # noqa: E402
+
+app.command(name="replay")(_replay)
+
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
