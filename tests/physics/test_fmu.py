@@ -298,3 +298,17 @@ def test_cosimulate_refuses_bad_wiring(unit: FmuUnit) -> None:
                    u={"cstr.F": 10.0})
     with pytest.raises(InvalidInputError, match="unknown free inputs"):
         cosimulate([("cstr", unit)], [], T[:3], u={"cstr.G": 1.0})
+    with pytest.raises(InvalidInputError, match=r"unknown parts \['reactor'\]"):
+        cosimulate([("cstr", unit)], [], T[:3], params={"reactor.alpha": 1.0})
+    with pytest.raises(InvalidInputError, match="need a finite scalar or"):
+        cosimulate([("cstr", unit)], [], T[:3], n=2, u={"cstr.F": lambda t: [1.0, 2.0, 3.0]})
+
+
+def test_close_removes_the_extracted_fmu(fmu_path: Path) -> None:
+    unit = FmuUnit.like(fmu_path, van_de_vusse())
+    where = Path(unit._dir or "")
+    assert (where / "modelDescription.xml").exists()
+    unit.close()
+    assert not where.exists()
+    with pytest.raises(InvalidInputError, match="closed"):
+        unit.instantiate(1)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,6 +138,7 @@ class FmuUnit:
         if units:
             raise UnitError(f"{self.name}: {len(units)} unit mismatch(es): " + "; ".join(units))
         self._dir: str | None = extract(str(self.path))
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self._dir, True)
 
     @classmethod
     def like(cls, path: str | Path, model: ProcessModel, *,
@@ -178,9 +180,8 @@ class FmuUnit:
 
     def close(self) -> None:
         """Remove the extracted FMU (instances must be closed first)."""
-        if self._dir is not None:
-            shutil.rmtree(self._dir, ignore_errors=True)
-            self._dir = None
+        self._cleanup()
+        self._dir = None
 
     def __enter__(self) -> FmuUnit:
         return self
@@ -411,6 +412,9 @@ def cosimulate(
     index = {nm: i for i, nm in enumerate(names)}
     sec = parse_unit(time_unit).scale
     x0, u, params = dict(x0 or {}), dict(u or {}), dict(params or {})
+    stray = sorted(k for k in [*x0, *(k.partition(".")[0] for k in params)] if k not in index)
+    if stray:
+        raise InvalidInputError(f"cosimulate: x0 or params for unknown parts {stray}")
     runners: list[_Native | _Fmu] = []
     ins: list[tuple[Var, ...]] = []
     try:
@@ -443,8 +447,11 @@ def cosimulate(
         out: dict[str, F64] = {}
         for k, tk in enumerate(ta):
             for (i, j), spec in free.items():
-                val = spec(float(tk)) if callable(spec) else spec
-                runners[i].set_input(j, np.broadcast_to(np.asarray(val, float), (n,)))
+                val = np.asarray(spec(float(tk)) if callable(spec) else spec, float)
+                if val.shape not in ((), (n,)) or not np.all(np.isfinite(val)):
+                    raise InvalidInputError(f"input {names[i]}.{ins[i][j].name} at t={tk}: "
+                                            f"need a finite scalar or ({n},) values")
+                runners[i].set_input(j, np.broadcast_to(val, (n,)))
             for _ in parts:  # settle chains of feed-through, one pass per part
                 for si, sname, di, dj, a, b in links:
                     runners[di].set_input(dj, a * runners[si].value(sname) + b)
