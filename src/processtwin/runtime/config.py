@@ -44,6 +44,7 @@ __all__ = [
     "SourceConfig",
     "TwinConfig",
     "TwinFile",
+    "WalkConfig",
     "load_config",
     "load_config_text",
     "model_files",
@@ -114,11 +115,37 @@ class RelationshipConfig(_Frozen):
     target: str
 
 
+class WalkConfig(_Frozen):
+    """A model parameter estimated jointly with the states as a random walk."""
+
+    std: float = Field(ge=0, description="walk density, parameter unit per sqrt(model time "
+                       "unit)")
+    initial: float | None = Field(default=None, description="start value (default nominal)")
+    initial_std: float | None = Field(default=None, gt=0,
+                                      description="start spread (default 10 % of the start)")
+    lo: float = float("-inf")
+    hi: float = float("inf")
+    point: str | None = Field(default=None, description="estimate point name on the twin "
+                              "(default: the parameter's name)")
+
+    @model_validator(mode="after")
+    def _range(self) -> WalkConfig:
+        if not self.lo < self.hi:
+            raise ValueError(f"lo ({self.lo}) must be < hi ({self.hi})")
+        return self
+
+
 class EstimatorConfig(_Frozen):
-    """An EKF on a process model, fed by twin points."""
+    """A state estimator (EKF, UKF or MHE) on a process model, fed by twin points.
+
+    ``walks`` estimates parameters jointly as random walks (written to the twin like the
+    estimated states, with their ``_std``); ``bounds`` narrows state or walked-parameter
+    bounds for the MHE; a measurement of uncertain (or imputed) quality has its variance
+    multiplied by ``uncertain_variance_factor``; bad ones are skipped.
+    """
 
     twin: str
-    kind: Literal["ekf"] = "ekf"
+    kind: Literal["ekf", "ukf", "mhe"] = "ekf"
     model: Literal["van_de_vusse_cstr"] = "van_de_vusse_cstr"
     time_scale: float = Field(default=1.0, gt=0,
                               description="plant seconds per clock second (1 for a real plant)")
@@ -133,6 +160,43 @@ class EstimatorConfig(_Frozen):
     estimates: dict[str, str] = Field(default_factory=dict,
                                       description="state -> estimate point name on the twin")
     params: dict[str, float] = Field(default_factory=dict)
+    horizon: int = Field(default=20, ge=1, description="MHE: intervals in the window")
+    bounds: dict[str, tuple[float, float]] = Field(
+        default_factory=dict, description="MHE: state/walked-parameter -> (lo, hi)")
+    walks: dict[str, WalkConfig] = Field(default_factory=dict,
+                                         description="parameter -> random-walk settings")
+    substeps: int = Field(default=2, ge=1, description="RK4 substeps per filter step")
+    uncertain_variance_factor: float = Field(default=4.0, ge=1.0)
+    late_horizon_s: float = Field(default=600.0, ge=0,
+                                  description="how far back a late measurement may go")
+
+    @model_validator(mode="after")
+    def _names(self) -> EstimatorConfig:
+        from processtwin.physics.cstr import van_de_vusse
+
+        model = van_de_vusse()
+        problems = []
+        unknown = sorted(set(self.walks) - set(model.param_names))
+        if unknown:
+            problems.append(f"walks: unknown parameters {unknown} of {model.name}")
+        names = set(model.state_names) | set(self.walks)
+        unknown = sorted(set(self.bounds) - names)
+        if unknown:
+            problems.append(f"bounds: {unknown} are neither states nor walked parameters")
+        bad = sorted(n for n, (lo, hi) in self.bounds.items() if not lo < hi)
+        if bad:
+            problems.append(f"bounds: need lo < hi for {bad}")
+        pts = list(self.estimate_points().values())
+        dup = sorted({p for p in pts if pts.count(p) > 1})
+        if dup:
+            problems.append(f"estimate point names used twice: {dup}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def estimate_points(self) -> dict[str, str]:
+        """State or walked parameter -> the twin point carrying its estimate."""
+        return {**self.estimates, **{n: w.point or n for n, w in self.walks.items()}}
 
 
 class OptimizerConfig(_Frozen):

@@ -1,8 +1,18 @@
-"""The estimator service: feeds an EKF from the live state, writes estimates back.
+"""The estimator service: feeds an EKF, UKF or MHE from the live state, writes estimates back.
 
-Each step reads the model inputs and measured states from the live state, uses only values
-whose quality is not bad (uncertain ones get a tenth of the weight), averages redundant
-sensors, and applies a late analyser value at its *sample* time. It also keeps the one-step
+The kind (``ekf``, ``ukf``, ``mhe``) and its tuning come from twin.yaml's ``estimator``
+section; :func:`~processtwin.estimation.factory.make_estimator` builds it, with parameters
+appended as random walks when ``walks`` names any (their estimates are written to the twin
+like the states'). Each step reads the model inputs and measured states from the live
+state and respects their quality:
+
+* bad (or non-finite) values are skipped;
+* uncertain values, and imputed ones whatever their level, count with weight
+  ``1/uncertain_variance_factor``, i.e. their measurement variance is multiplied by that
+  factor (4 by default);
+* redundant sensors of one state are averaged by weight.
+
+A late analyser value is applied at its *sample* time. The service also keeps the one-step
 prediction residuals of the measured outputs, from which the twin's model RMSE and R² are
 computed (the filter's innovations: prior prediction against the measurement).
 """
@@ -11,6 +21,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -19,12 +30,17 @@ from processtwin.core.batch import Batch
 from processtwin.core.points import PointTable
 from processtwin.core.quality import Quality, Reason
 from processtwin.core.state import LiveState
-from processtwin.estimation.ekf import DelayedEKF, EKFConfig, ExtendedKalmanFilter
+from processtwin.estimation.augment import ParamWalk
+from processtwin.estimation.delayed import DelayedEstimator
+from processtwin.estimation.factory import config_for, make_estimator
+from processtwin.estimation.mhe import MovingHorizonEstimator
 from processtwin.physics.cstr import van_de_vusse
 from processtwin.physics.model import ProcessModel
 from processtwin.runtime.config import EstimatorConfig
 
-__all__ = ["EstimatorService", "ModelFit"]
+__all__ = ["EstimatorService", "ModelFit", "build_estimator"]
+
+F64 = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,31 +50,78 @@ class ModelFit:
     n: int
 
 
+def build_estimator(cfg: EstimatorConfig, model: ProcessModel) -> DelayedEstimator:
+    """The configured estimator (kind, tuning, walks) on plant time."""
+    settings: dict[str, Any] = {
+        "measurement_std": cfg.measurement_std, "process_std": cfg.process_std,
+        "initial_std": cfg.initial_std, "params": cfg.params, "substeps": cfg.substeps}
+    if cfg.kind == "mhe":
+        settings.update(horizon=cfg.horizon, bounds=dict(cfg.bounds))
+    walks = [ParamWalk(name=n, std=w.std, lo=w.lo, hi=w.hi, initial=w.initial,
+                       initial_std=w.initial_std) for n, w in cfg.walks.items()]
+    return make_estimator(model, config_for(cfg.kind, **settings), walks=walks,
+                          time_scale=cfg.time_scale, horizon_s=cfg.late_horizon_s)
+
+
 class EstimatorService:
-    """One EKF for one twin."""
+    """One estimator for one twin.
+
+    ``model`` is the process model; ``est_model`` the one the filter runs on (the process
+    model with the walked parameters appended as states, or the same model).
+    """
 
     def __init__(self, cfg: EstimatorConfig, table: PointTable,
                  model: ProcessModel | None = None, window: int = 600) -> None:
         self.cfg = cfg
         self.table = table
         self.model = model or van_de_vusse()
-        ekf = ExtendedKalmanFilter(self.model, EKFConfig(
-            measurement_std=cfg.measurement_std, process_std=cfg.process_std,
-            initial_std=cfg.initial_std, params=cfg.params))
-        self.filter = DelayedEKF(ekf, time_scale=cfg.time_scale)
+        self.filter = build_estimator(cfg, self.model)
+        self.est_model: ProcessModel = self.filter.est.model
+        self.uncertain_weight = 1.0 / cfg.uncertain_variance_factor
         self._u_idx = [table.index(cfg.inputs[n]) for n in self.model.input_names]
         self._y_idx = {s: [table.index(k) for k in keys] for s, keys in cfg.measurements.items()}
         self._late_idx = {s: table.index(k) for s, k in cfg.delayed.items()}
         self._late_seen: dict[str, float] = {s: -np.inf for s in cfg.delayed}
         self._used_ts: dict[int, float] = {}
-        self.est_idx = {s: table.index(f"{cfg.twin}.{p}") for s, p in cfg.estimates.items()}
-        self.std_idx = {s: table.index(f"{cfg.twin}.{p}_std") for s, p in cfg.estimates.items()}
+        points = cfg.estimate_points()
+        self.est_idx = {s: table.index(f"{cfg.twin}.{p}") for s, p in points.items()}
+        self.std_idx = {s: table.index(f"{cfg.twin}.{p}_std") for s, p in points.items()}
+        self._rows = [self.est_model.state_names.index(s) for s in self.est_idx]
         self._u_last = self.model.u0.copy()
         self._resid: dict[str, deque[tuple[float, float]]] = {
             s: deque(maxlen=window) for s in cfg.measurements}
         self.initialised = False
         self.steps = 0
+        self.skipped = 0  # measurements left out for bad quality
 
+    # ------------------------------------------------------------------ views
+    @property
+    def x(self) -> F64:
+        """The estimate over :attr:`est_model`'s states (walked parameters last)."""
+        return self.filter.x
+
+    @property
+    def P(self) -> F64:
+        return self.filter.P
+
+    @property
+    def x_model(self) -> F64:
+        """The estimate of the process model's own states (walked parameters left out)."""
+        return self.filter.x[: self.model.nx]
+
+    @property
+    def walked(self) -> tuple[str, ...]:
+        """The parameters estimated jointly, in the order they follow the states."""
+        return self.est_model.state_names[self.model.nx:]
+
+    def params(self) -> dict[str, float]:
+        """The model parameters in force now: configured overrides plus walked estimates."""
+        out = dict(self.model.params_with(self.cfg.params))
+        for j, n in enumerate(self.walked):
+            out[n] = float(self.filter.x[self.model.nx + j])
+        return out
+
+    # ------------------------------------------------------------------ quality
     def _value(self, state: LiveState, idx: int, fresh_since: float | None = None
                ) -> tuple[float, float] | None:
         """(value, weight) of a point if usable, else None."""
@@ -68,7 +131,8 @@ class EstimatorService:
             return None
         if fresh_since is not None and state.ts[idx] <= fresh_since:
             return None
-        return v, (1.0 if q == Quality.GOOD else 0.1)
+        imputed = bool(int(state.reason[idx]) & Reason.IMPUTED)
+        return v, (1.0 if q == Quality.GOOD and not imputed else self.uncertain_weight)
 
     def _measurements(self, state: LiveState) -> tuple[dict[str, float], dict[str, float]]:
         y: dict[str, float] = {}
@@ -76,10 +140,14 @@ class EstimatorService:
         for s, idxs in self._y_idx.items():
             vals = []
             for i in idxs:
-                got = self._value(state, i, fresh_since=self._used_ts.get(i, -np.inf))
+                fresh_since = self._used_ts.get(i, -np.inf)
+                got = self._value(state, i, fresh_since=fresh_since)
                 if got:
                     vals.append(got)
                     self._used_ts[i] = float(state.ts[i])
+                elif state.ts[i] > fresh_since:  # a new value, but bad
+                    self._used_ts[i] = float(state.ts[i])
+                    self.skipped += 1
             if vals:
                 ws = np.array([g[1] for g in vals])
                 y[s] = float(np.average([g[0] for g in vals], weights=ws))
@@ -91,6 +159,20 @@ class EstimatorService:
         j = self.model.input_names.index(name)
         got = self._value(state, self._u_idx[j])
         return got[0] if got else float(self._u_last[j])
+
+    def current_inputs(self, state: LiveState) -> F64:
+        return np.array([self.current_input(state, n) for n in self.model.input_names])
+
+    # ------------------------------------------------------------------ stepping
+    def _initial_state(self, u: F64, y: dict[str, float]) -> F64:
+        walk0 = self.est_model.x0[self.model.nx:]
+        p = self.model.params_with(self.cfg.params)
+        p.update(zip(self.walked, walk0.tolist(), strict=True))
+        x0 = self.model.steady_state(u, p)
+        for s, v in y.items():
+            x0[self.model.state_names.index(s)] = v
+        out: F64 = np.r_[x0, walk0]
+        return out
 
     def step(self, state: LiveState, now: float
              ) -> tuple[Batch, npt.NDArray[np.float64]] | None:
@@ -110,32 +192,30 @@ class EstimatorService:
         if not self.initialised:
             if len(y) < len(self._y_idx):
                 return None  # wait for a first value of every measured state
-            x0 = self.model.steady_state(u, self.model.params_with(self.cfg.params))
-            for s, v in y.items():
-                x0[self.model.state_names.index(s)] = v
-            self.filter.ekf.x = x0
+            self.filter.est.x = self._initial_state(u, y)
             self.initialised = True
+        names = self.est_model.state_names
         if self.filter.t is not None:
             prior = self.filter.predict_at(now)
             for s, v in y.items():
-                self._resid[s].append((v, float(prior[self.model.state_names.index(s)])))
+                self._resid[s].append((v, float(prior[names.index(s)])))
         self.filter.step(now, u, y, w)
         for s, i in self._late_idx.items():
             ts = float(state.ts[i])
-            if ts > self._late_seen[s] and self._value(state, i):
+            got = self._value(state, i)
+            if ts > self._late_seen[s] and got:
                 self._late_seen[s] = ts
-                yv = {s: float(state.value[i])}
-                wv = {s: 1.0 if state.quality[i] == Quality.GOOD else 0.1}
+                yv, wv = {s: got[0]}, {s: got[1]}
                 if ts < now:
                     self.filter.late(ts, yv, wv)
                 else:
-                    self.filter.ekf.update(yv, wv)
+                    self.filter.est.update(yv, wv)
         self.steps += 1
         return self.estimate_batch(now)
 
     def estimate_batch(self, now: float) -> tuple[Batch, npt.NDArray[np.float64]]:
-        x, sd = self.filter.ekf.x, self.filter.ekf.std
-        rows = [self.model.state_names.index(s) for s in self.est_idx]
+        x, sd = self.filter.x, self.filter.std
+        rows = self._rows
         n = len(rows)
         pts = [*self.est_idx.values(), *self.std_idx.values()]
         vals = np.r_[x[rows], sd[rows]]
@@ -155,4 +235,22 @@ class EstimatorService:
             var = float(np.var(arr[:, 0]))
             r2 = 1.0 - float(np.mean(err**2)) / var if var > 0 else None
             out[s] = ModelFit(rmse, r2, len(d))
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        """For twin health: the kind, every estimate and walked parameter with its std."""
+        x, sd = self.filter.x, self.filter.std
+        names = self.est_model.state_names
+        walked = set(self.walked)
+        out: dict[str, Any] = {
+            "kind": self.cfg.kind,
+            "initialised": self.initialised,
+            "skipped_bad": self.skipped,
+            "states": {n: {"value": float(x[i]), "std": float(sd[i])}
+                       for i, n in enumerate(names) if n not in walked},
+            "params": {n: {"value": float(x[names.index(n)]),
+                           "std": float(sd[names.index(n)])} for n in self.walked},
+        }
+        if isinstance(self.filter.est, MovingHorizonEstimator):
+            out["mhe"] = self.filter.est.stats.to_dict()
         return out

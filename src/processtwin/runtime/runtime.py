@@ -80,8 +80,9 @@ def build_point_table(cfg: TwinFile) -> PointTable:
     if cfg.estimator:
         from processtwin.physics.cstr import van_de_vusse
 
-        units = {v.name: v.unit for v in van_de_vusse().states}
-        for state, pname in cfg.estimator.estimates.items():
+        model = van_de_vusse()
+        units = {v.name: v.unit for v in (*model.states, *model.params)}
+        for state, pname in cfg.estimator.estimate_points().items():
             specs.append(PointSpec(twin=cfg.estimator.twin, name=pname, unit=units[state],
                                    kind=PointKind.ESTIMATE, description=f"estimate of {state}"))
             specs.append(PointSpec(twin=cfg.estimator.twin, name=f"{pname}_std",
@@ -468,8 +469,8 @@ class TwinRuntime:
             return None
         u_now = np.array([self._current_input(n) for n in est.model.input_names])
         iy = est.model.state_names.index(cfg.output)
-        prop = await asyncio.to_thread(opt.propose, self.target, u_now, est.filter.ekf.x,
-                                       float(est.filter.ekf.x[iy]))
+        prop = await asyncio.to_thread(opt.propose, self.target, u_now, est.x_model,
+                                       float(est.x_model[iy]))
         if not prop.ok:
             _log.warning("optimiser: %s", prop.status)
             return None

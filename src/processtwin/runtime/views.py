@@ -33,7 +33,9 @@ def fidelity(rt: TwinRuntime, twin: str) -> dict[str, Any]:
         level, why = 2, "quality-checked live data with history"
     est = rt.estimator
     if est is not None and est.cfg.twin == twin and est.initialised:
-        level, why = 3, f"{est.model.name} with an EKF estimating unmeasured states"
+        article = "a" if est.cfg.kind == "ukf" else "an"
+        level, why = 3, (f"{est.model.name} with {article} {est.cfg.kind.upper()} estimating "
+                         "unmeasured states")
         if rt.optimizer is not None and rt.gate.mode is Mode.CLOSED:
             why += "; optimiser proposals released in closed mode (no hybrid model/MPC: not L4)"
     if not tele and level < 3:
@@ -85,7 +87,8 @@ def health(rt: TwinRuntime, twin: str) -> dict[str, Any]:
         fits = est.fit()
         out["model"] = {
             "name": est.model.name,
-            "estimator": "ekf",
+            "estimator": est.cfg.kind,
+            "estimates": est.summary(),
             "steps": est.steps,
             "late_measurements": est.filter.late_applied,
             "outputs": {s: {"rmse": f.rmse, "r2": f.r2, "n": f.n} for s, f in fits.items()},
