@@ -177,3 +177,23 @@ async def test_forwards_to_the_shared_broker_and_the_central_connector_ingests_i
     assert not sink.dead
     assert sorted(zip(b.point.tolist(), b.ts.tolist(), b.value.tolist(), strict=True)) == \
         sorted((i, T0 + k * 0.01, float(k * 5 + i)) for k in range(20) for i in range(5))
+
+
+async def test_a_restarted_edge_forwards_what_the_last_run_left_in_the_buffer(
+        tmp_path: Path) -> None:
+    s = settings(1883)
+    first = EdgeForwarder(s, KEYS, tmp_path, MemoryLink())
+    await first.start()
+    for k in range(30):
+        await first.sink(feed_batch(k), [])
+    await first.stop()  # the link never came: everything stays on disk
+    link = MemoryLink()
+    link.up.set()
+    second = EdgeForwarder(s, KEYS, tmp_path, link)
+    assert second.snapshot()["buffered_records"] == first.snapshot()["buffered_records"] > 0
+    await second.start()
+    await second.sink(feed_batch(30), [])
+    assert await second.drain(10.0)
+    await second.stop()
+    assert rows(link.sent) == [(KEYS[i], T0 + k * 0.01, float(k * 5 + i))
+                               for k in range(31) for i in range(5)]

@@ -27,13 +27,13 @@ dropped). ``fsync``: ``always`` (each append, then the folder when segments come
 Why segment files and not SQLite (WAL): ``ptwin bench edge`` puts the same 2 KiB records
 through both, one append at a time, then drains them in reads of 64 (2-core machine, medians):
 
-=========================  ===========  ======================  =====
-                           this log     SQLite WAL              ratio
-=========================  ===========  ======================  =====
-append, no fsync           73k rec/s    29k/s (synchronous=OFF)  2.6
-append, fsync each         4.7k rec/s   1.8k/s (=FULL)           2.6
-drain (read 64 + ack)      494k rec/s   100k/s (SELECT+DELETE)   4.9
-=========================  ===========  ======================  =====
+=====================  ==========  =========================  =====
+operation              this log    SQLite WAL                 ratio
+=====================  ==========  =========================  =====
+append, no fsync       73k rec/s   29k/s (synchronous=OFF)    2.6
+append, fsync each     4.7k rec/s  1.8k/s (synchronous=FULL)  2.6
+drain (read 64 + ack)  494k rec/s  100k/s (SELECT + DELETE)   4.9
+=====================  ==========  =========================  =====
 
 A FIFO needs no index and no B-tree: appends are one ``write``, acknowledgement deletes a
 whole file, and the framing (tested by a property test on torn and garbled tails) is all the
