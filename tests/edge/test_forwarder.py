@@ -197,3 +197,18 @@ async def test_a_restarted_edge_forwards_what_the_last_run_left_in_the_buffer(
     await second.stop()
     assert rows(link.sent) == [(KEYS[i], T0 + k * 0.01, float(k * 5 + i))
                                for k in range(31) for i in range(5)]
+
+
+async def test_a_disk_failure_loses_readings_counted_without_raising(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from processtwin.errors import StoreError
+
+    fwd = EdgeForwarder(settings(1883), KEYS, tmp_path, MemoryLink())
+
+    def broken(payload: bytes) -> int:
+        raise StoreError("disk full")
+
+    monkeypatch.setattr(fwd.log, "append", broken)
+    await fwd.sink(feed_batch(0), [])
+    assert fwd.snapshot()["lost"] == 5
+    fwd.log.close()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import urllib.request
 from pathlib import Path
 
 import orjson
@@ -39,9 +41,10 @@ async def test_edge_runs_the_twin_sources_and_forwards_them(tmp_path: Path) -> N
         "publishing_interval_ms: 20, queue_size: 50, bindings: [\n"
         "      {node: 'ns=2;s=CSTR.TT101', twin: r1, point: T},\n"
         "      {node: 'ns=2;s=CSTR.FT101', twin: r1, point: F}]}\n")
+    mport = free_port()
     (tmp_path / "edge.yaml").write_text(
         f"twin: twin.yaml\nedge:\n  name: e1\n  link: {{topic_prefix: {pfx}}}\n"
-        "  buffer: {dir: buf, max_bytes: 1048576}\n")
+        f"  buffer: {{dir: buf, max_bytes: 1048576}}\n  metrics_port: {mport}\n")
     cfg = load_edge_config(tmp_path / "edge.yaml")
     sub = Publisher()
     sub.watch(f"{pfx}/+")
@@ -57,6 +60,9 @@ async def test_edge_runs_the_twin_sources_and_forwards_them(tmp_path: Path) -> N
         await replay(rec, server, speed=20)
         await wait_until(lambda: ("r1.T", T0 + 9, 109.0) in rows() and
                          ("r1.F", T0 + 9, 29.0) in rows(), 15)
+        metrics = await asyncio.to_thread(http_get, f"http://127.0.0.1:{mport}/metrics")
+        status = json.loads(await asyncio.to_thread(
+            http_get, f"http://127.0.0.1:{mport}/status"))
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -68,3 +74,11 @@ async def test_edge_runs_the_twin_sources_and_forwards_them(tmp_path: Path) -> N
         assert got == sorted(set(got))  # in order (the OPC UA subscription may merge)
         assert all(v == base + (t - T0) for t, v in got)  # each value with its own time
     assert (tmp_path / "buf").is_dir()
+    assert 'ptwin_edge_link_state{edge="e1",state="live"} 1' in metrics
+    assert 'ptwin_edge_dropped_records{edge="e1"} 0' in metrics
+    assert status["forwarded"] >= 20 and status["link"] == "live"
+
+
+def http_get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return str(r.read().decode())

@@ -36,7 +36,7 @@ from processtwin.core.batch import Batch, DeadLetter
 from processtwin.edge.log import SegmentLog
 from processtwin.edge.payload import encode_batch
 from processtwin.edge.settings import EdgeSettings
-from processtwin.errors import ConnectorError
+from processtwin.errors import ConnectorError, StoreError
 
 __all__ = ["EdgeForwarder", "EdgeStats", "Link"]
 
@@ -62,6 +62,7 @@ class EdgeStats:
     """Counters of one forwarder (readings unless named otherwise)."""
 
     received: int = 0
+    lost: int = 0  # readings the disk buffer could not take (disk full, I/O error)
     dead_letters: int = 0
     forwarded: int = 0
     forwarded_messages: int = 0
@@ -133,9 +134,16 @@ class EdgeForwarder:
         self.append(batch)
 
     def append(self, batch: Batch) -> None:
+        """Encode and buffer a batch; a disk failure loses it (counted, logged once)."""
         for n, payload in encode_batch(batch, self.keys, self.settings.max_readings):
-            self.log.append(_COUNT.pack(n) + payload)
             self.stats.received += n
+            try:
+                self.log.append(_COUNT.pack(n) + payload)
+            except StoreError as exc:
+                if not self.stats.lost:
+                    _log.error("edge %s: %s; readings are lost until the disk recovers "
+                               "(counted in 'lost')", self.settings.name, exc)
+                self.stats.lost += n
         self._wake.set()
 
     # ------------------------------------------------------------------ sender
@@ -183,6 +191,9 @@ class EdgeForwarder:
                     stats.forwarded_messages += 1
             except ConnectorError as exc:
                 _log.debug("edge %s: send failed: %s", self.settings.name, exc)
+            except StoreError as exc:  # cannot read the buffer: retry, do not die
+                _log.error("edge %s: %s", self.settings.name, exc)
+                await asyncio.sleep(1.0)
             finally:
                 for _, _, t in inflight:
                     t.cancel()
@@ -196,14 +207,18 @@ class EdgeForwarder:
         period = self.settings.buffer.fsync_interval_s
         while True:
             await asyncio.sleep(period)
-            self.log.sync()
+            try:
+                self.log.sync()
+            except StoreError as exc:
+                _log.error("edge %s: %s", self.settings.name, exc)
 
     # ------------------------------------------------------------------ metrics
     def snapshot(self) -> dict[str, Any]:
         """Counters and gauges: buffered bytes/records, dropped, forwarded, link state."""
         s, ls = self.stats, self.log.stats
         return {"edge": self.settings.name, "link": s.link, "received": s.received,
-                "forwarded": s.forwarded, "forwarded_messages": s.forwarded_messages,
+                "forwarded": s.forwarded, "lost": s.lost,
+                "forwarded_messages": s.forwarded_messages,
                 "resent_messages": s.resent_messages, "dead_letters": s.dead_letters,
                 "buffered_records": self.log.pending_records,
                 "buffered_bytes": self.log.pending_bytes, "dropped_records": ls.dropped,

@@ -215,9 +215,15 @@ class SegmentLog:
             if seg is None or (seg.size + size > self.segment_bytes and seg.offsets):
                 seg = self._new_segment(self.next_seq)
             assert self._fd is not None
-            written = os.write(self._fd, rec)
-            if written != size:
-                raise OSError(f"short write: {written} of {size} bytes")
+            try:
+                written = os.write(self._fd, rec)
+                if written != size:
+                    raise OSError(f"short write: {written} of {size} bytes")
+            except OSError:
+                # cut a partial record off, or the records after it would be unreadable
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._fd, seg.size)
+                raise
             seg.offsets.append(seg.size)
             seg.size += size
             self._bytes += size

@@ -17,6 +17,7 @@ from processtwin.connectors.base import Connector
 from processtwin.core.points import PointTable
 from processtwin.edge.forwarder import EdgeForwarder
 from processtwin.edge.link import MqttLink
+from processtwin.edge.metrics import serve_metrics
 from processtwin.edge.settings import EdgeFile
 from processtwin.errors import ConfigError, ConfigProblem
 from processtwin.runtime.config import TwinFile
@@ -73,7 +74,10 @@ async def run_edge(cfg: EdgeFile, *, duration: float | None = None,
     fwd = EdgeForwarder(e, table.keys(), cfg.buffer_dir(), link)
     await fwd.start()
     started: list[Connector] = []
+    metrics = None
     try:
+        if e.metrics_port is not None:
+            metrics = await serve_metrics(fwd, e.metrics_host, e.metrics_port)
         for c in connectors:
             await c.start(fwd.sink)
             started.append(c)
@@ -84,6 +88,8 @@ async def run_edge(cfg: EdgeFile, *, duration: float | None = None,
         else:
             await asyncio.sleep(duration)
     finally:
+        if metrics is not None:
+            metrics.close()
         for c in started:
             try:
                 await c.stop()

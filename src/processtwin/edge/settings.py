@@ -8,6 +8,7 @@ store or analytics) and says how to reach the central twin and how to buffer mea
       name: line1                   # one topic level: {topic_prefix}/{name}
       link: {kind: mqtt, host: central.example, port: 1883, topic_prefix: ptwin/edge, qos: 1}
       buffer: {dir: edge-buffer, max_bytes: 268435456, fsync: interval}
+      metrics_port: 9108            # optional: GET /metrics (Prometheus), GET /status (JSON)
 
 Problems are reported all at once, each with its file, line and key
 (:class:`~processtwin.errors.ConfigError`).
@@ -95,6 +96,9 @@ class EdgeSettings(_Frozen):
     buffer: BufferConfig = BufferConfig()
     max_readings: int = Field(default=500, ge=1, le=100_000,
                               description="readings per forwarded message")
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = Field(default=None, ge=0, le=65535,
+                                     description="serve /metrics and /status (None: off)")
 
     @field_validator("name")
     @classmethod
