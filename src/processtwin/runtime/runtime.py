@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 
 from processtwin.connectors.base import Connector
-from processtwin.connectors.opcua.connector import OpcUaBinding, OpcUaConnector, OpcUaSettings
 from processtwin.connectors.simulator.plant import PlantConfig, SimulatedPlant
 from processtwin.connectors.simulator.server import PlantServer
 from processtwin.control.audit import AuditLog
@@ -54,6 +53,8 @@ from processtwin.pipeline.reconcile import BalanceConfig
 from processtwin.runtime.config import TwinFile, model_files, sampling_periods
 from processtwin.runtime.estimator import EstimatorService
 from processtwin.runtime.metrics import Metrics
+from processtwin.runtime.sources import SIMULATOR_URL as SIMULATOR_URL  # re-exported
+from processtwin.runtime.sources import build_connectors
 from processtwin.store import BufferedStore, open_store
 from processtwin.store.base import Series as StoreSeries
 from processtwin.store.base import TimeSeriesStore
@@ -61,7 +62,6 @@ from processtwin.store.base import TimeSeriesStore
 __all__ = ["Proposal", "TwinRuntime", "build_point_table", "free_port"]
 
 _log = logging.getLogger(__name__)
-SIMULATOR_URL = "simulator"
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -218,17 +218,7 @@ class TwinRuntime:
             self.plant_server = PlantServer(plant, host=sim.host, port=port, tick_s=sim.tick_s)
             await self.plant_server.start()
             sim_url = self.plant_server.url
-        for s in self.cfg.sources:
-            url = sim_url if s.url == SIMULATOR_URL else s.url
-            if url is None:
-                raise ConnectorError(f"source {s.name}: url 'simulator' but the simulator "
-                                     "is not enabled")
-            bindings = [OpcUaBinding(node=b.node, point=self.table.index(f"{b.twin}.{b.point}"),
-                                     key=f"{b.twin}.{b.point}") for b in s.bindings]
-            conn = OpcUaConnector(OpcUaSettings(
-                name=s.name, url=url, sampling_interval_ms=s.sampling_interval_ms,
-                publishing_interval_ms=s.publishing_interval_ms, queue_size=s.queue_size),
-                bindings, {(w.twin, w.input): w.node for w in s.writes})
+        for s, conn in build_connectors(self.cfg, self.table, sim_url=sim_url):
             await conn.start(self.ingest)
             self.connectors.append(conn)
             for w in s.writes:
