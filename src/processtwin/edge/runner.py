@@ -34,9 +34,8 @@ def build_edge_connectors(twin: TwinFile, table: PointTable) -> list[Connector]:
     except ImportError:
         sources = None
     build = getattr(sources, "build_connectors", None)
-    if build is not None:
-        built: list[Connector] = build(twin, table)
-        return built
+    if build is not None:  # (source, connector) pairs
+        return [conn for _, conn in build(twin, table)]
     from processtwin.connectors.opcua.connector import (
         OpcUaBinding,
         OpcUaConnector,

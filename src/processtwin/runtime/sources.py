@@ -40,7 +40,7 @@ def build_opcua(s: SourceConfig, table: PointTable, *, sim_url: str | None) -> O
         bindings, {(w.twin, w.input): w.node for w in s.writes})
 
 
-def build_connectors(cfg: TwinFile, table: PointTable, *, sim_url: str | None
+def build_connectors(cfg: TwinFile, table: PointTable, *, sim_url: str | None = None
                      ) -> list[tuple[SourceConfig, Connector]]:
     """One (unstarted) connector per source of ``cfg``, in file order."""
     return [(s, build_opcua(s, table, sim_url=sim_url)) for s in cfg.sources]
