@@ -145,6 +145,18 @@ class BusPublisher:
                         message_id(empty, items, fingerprint=fp)))
         return out
 
+    async def _diagnose(self) -> str:
+        """Why a publish may have failed: a full stream (nats-py 2.16 leaves the future of a
+        refused publish unresolved, so the failure shows as a timeout)."""
+        try:
+            info = await self._js.stream_info(self.settings.stream)
+        except Exception:
+            return ""
+        used, cap = info.state.bytes, self.settings.max_bytes
+        if used + self.settings.max_rows_per_msg * 25 + 64 > cap:
+            return (f": the stream is full ({used} of {cap} bytes), the workers are behind")
+        return ""
+
     async def publish(self, batch: Batch, dead: Sequence[DeadLetter] = ()) -> PublishReport:
         """Publish and wait for the stream's acknowledgements; raise ConnectorError."""
         if self._js is None:
@@ -163,7 +175,9 @@ class BusPublisher:
         except Exception as exc:
             for f in futs:
                 f.cancel()
-            raise ConnectorError(f"publish to {self.settings.stream} failed: {exc}") from exc
+            why = await self._diagnose()
+            raise ConnectorError(f"publish to {self.settings.stream} failed "
+                                 f"({type(exc).__name__}: {exc}){why}") from exc
         dup = sum(1 for a in acks if a.duplicate)
         report = PublishReport(len(frames), len(batch), dup)
         self.counts["messages"] += report.messages

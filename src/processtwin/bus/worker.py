@@ -47,7 +47,7 @@ from processtwin.bus.publisher import connect, ensure_stream
 from processtwin.bus.settings import BusSettings, partition_table
 from processtwin.core.batch import Batch, DeadLetter
 from processtwin.core.points import PointTable
-from processtwin.pipeline.pipeline import Pipeline
+from processtwin.pipeline.pipeline import Pipeline, PipelineResult
 from processtwin.runtime.metrics import Metrics
 from processtwin.store.base import CommitPolicy, TimeSeriesStore
 
@@ -182,16 +182,29 @@ class IngestWorker:
         import nats.errors
 
         timeouts = (nats.errors.TimeoutError, asyncio.TimeoutError)
-        while not self._stop.is_set():
-            try:
-                msgs = await sub.fetch(self.settings.fetch_batch, timeout=self.fetch_timeout_s)
-            except timeouts:
-                if until_idle:
-                    info = await js.consumer_info(self.settings.stream, self.settings.durable(p))
-                    if info.num_pending == 0 and info.num_ack_pending == 0:
-                        return
-                continue
-            await self.handle(p, msgs)
+        committing: asyncio.Task[None] | None = None  # the previous fetch's commit and acks
+        try:
+            while not self._stop.is_set():
+                try:
+                    msgs = await sub.fetch(self.settings.fetch_batch,
+                                           timeout=self.fetch_timeout_s)
+                except timeouts:
+                    if committing is not None:
+                        await committing
+                        committing = None
+                    if until_idle:
+                        info = await js.consumer_info(self.settings.stream,
+                                                      self.settings.durable(p))
+                        if info.num_pending == 0 and info.num_ack_pending == 0:
+                            return
+                    continue
+                prepared = await self._prepare(p, msgs)  # overlaps the previous commit
+                if committing is not None:
+                    await committing  # commits stay in stream order
+                committing = asyncio.create_task(self._finish(*prepared))
+        finally:
+            if committing is not None:
+                await committing
 
     def _holds_rows(self, p: int) -> bool:
         """Whether the store holds a row of any point of partition ``p``."""
@@ -215,6 +228,11 @@ class IngestWorker:
 
     async def handle(self, p: int, msgs: Sequence[Any]) -> None:
         """Decode, check, commit, then acknowledge one fetch of frames."""
+        await self._finish(*await self._prepare(p, msgs))
+
+    async def _prepare(self, p: int, msgs: Sequence[Any]
+                       ) -> tuple[PipelineResult, Sequence[Any], list[Any], list[Any]]:
+        """Decode and check a fetch: (pipeline result, frames, good frames, bad frames)."""
         st = self.stats
         if st.first_fetch is None:
             st.first_fetch = time.time()
@@ -245,7 +263,11 @@ class IngestWorker:
         st.messages += len(msgs)
         batch = Batch.concat(batches)
         st.rows += len(batch)
-        res = self.pipeline.process(batch, dead)
+        return self.pipeline.process(batch, dead), msgs, good, bad
+
+    async def _finish(self, res: PipelineResult, msgs: Sequence[Any], good: list[Any],
+                      bad: list[Any]) -> None:
+        """Commit a prepared fetch, then acknowledge its frames (terminate the bad ones)."""
         async with self._store_lock:
             committed = await self._commit(res.batch, res.dead, msgs)
         if not committed:
