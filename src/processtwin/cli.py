@@ -232,6 +232,10 @@ from processtwin.replay.cli import replay as _replay  # noqa: E402
 
 app.command(name="replay")(_replay)
 
+from processtwin.whatif.cli import whatif as _whatif  # noqa: E402
+
+app.command(name="whatif")(_whatif)
+
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 
 from processtwin import __version__
 from processtwin.api.graph_routes import graph_router
+from processtwin.api.whatif_routes import whatif_router
 from processtwin.control.gate import Mode
 from processtwin.core.quality import describe
 from processtwin.dtdl import DTDLValidationError
@@ -180,6 +181,7 @@ def create_app(rt: TwinRuntime) -> FastAPI:
         return JSONResponse(_clean(detail), headers={"ETag": detail["etag"]})
 
     app.include_router(graph_router(rt))
+    app.include_router(whatif_router(rt))
 
     @app.get("/api/v1/twins/{twin_id}/history/{point}")
     async def history(twin_id: str, point: str, start: str | None = None,

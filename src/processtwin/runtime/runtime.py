@@ -58,6 +58,7 @@ from processtwin.runtime.sources import build_connectors
 from processtwin.store import BufferedStore, open_store
 from processtwin.store.base import Series as StoreSeries
 from processtwin.store.base import TimeSeriesStore
+from processtwin.whatif.models import WhatIfRequest, WhatIfResult
 
 __all__ = ["Proposal", "TwinRuntime", "build_point_table", "free_port"]
 
@@ -476,6 +477,12 @@ class TwinRuntime:
         if verdict.released:
             await self._execute(p, verdict)
         return p
+
+    async def whatif(self, twin: str, request: WhatIfRequest) -> WhatIfResult:
+        """Fork ``twin`` now (estimate, covariance, inputs) and run a Monte Carlo what-if."""
+        from processtwin.whatif.live import whatif_live
+
+        return await whatif_live(self, twin, request)
 
     def _trim_proposals(self, keep: int = 200) -> None:
         while len(self.proposals) > keep:
