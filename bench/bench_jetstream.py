@@ -17,6 +17,8 @@ and of its last commit (or ack), and the rate is readings / (last − first) ove
 * **one worker, embedded**: one process owning both partitions into DuckDB (one process
   may write a DuckDB file), for reference.
 * **publish**: readings/s of the pre-fill through BusPublisher (acknowledged by the stream).
+* **pipeline alone**: :meth:`Pipeline.process` on fetch-sized batches in this process, no
+  bus and no store: where a worker's time goes.
 
 Run ``ptwin bench jetstream`` (``--quick`` for a smoke run). Needs NATS with JetStream and,
 for the two-worker figure, PostgreSQL at ``$PTWIN_BENCH_PG``.
@@ -182,8 +184,27 @@ async def bare_consumer(site: str, part: int) -> dict[str, Any]:
     return {"first_fetch": first, "last_commit": last, "stored": rows}
 
 
+def _pipeline_rate(d: Path, n_rows: int) -> float:
+    """The worker's checks alone, in this process, on fetch-sized batches: its ceiling."""
+    from processtwin.core import Batch
+    from processtwin.pipeline.pipeline import Pipeline
+    from processtwin.runtime.config import load_config, sampling_periods
+    from processtwin.runtime.runtime import build_point_table
+
+    cfg = load_config(_yaml(d, "store: {kind: memory}"))
+    table = build_point_table(cfg)
+    pipe = Pipeline.from_config(table, cfg.quality, periods=sampling_periods(cfg))
+    bs = _batches(n_rows)
+    per = FETCH // PARTS  # batches whose rows fill one fetch of 64 frames of ~250 readings
+    chunks = [Batch.concat(bs[i:i + per]) for i in range(0, len(bs), per)]
+    t0 = time.perf_counter()
+    for c in chunks:
+        pipe.process(c, [])
+    return n_rows / (time.perf_counter() - t0)
+
+
 def run(quick: bool = False) -> dict[str, Any]:
-    n_rows = 100_000 if quick else 400_000
+    n_rows = 100_000 if quick else 1_000_000
     repeats = 2 if quick else 3
     try:
         import psycopg
@@ -192,9 +213,11 @@ def run(quick: bool = False) -> dict[str, Any]:
             pg = True
     except Exception:
         pg = False
-    figs: dict[str, list[float]] = {"bare": [], "pg": [], "embedded": [], "publish": []}
+    figs: dict[str, list[float]] = {"bare": [], "pg": [], "embedded": [], "publish": [],
+                                    "pipeline": []}
     with tempfile.TemporaryDirectory(prefix="ptwin-bench-js-") as d:
         for _ in range(repeats):
+            figs["pipeline"].append(_pipeline_rate(Path(d), n_rows))
             for kind in ("bare", "pg", "embedded"):
                 if kind == "pg" and not pg:
                     continue
@@ -219,6 +242,9 @@ def run(quick: bool = False) -> dict[str, Any]:
                     "value": med["embedded"], "unit": "readings/s",
                     "baseline": "bare nats-py pull consumers (2 processes, ack only)",
                     "baseline_value": med["bare"], "ratio": med["embedded"] / med["bare"]})
+    results.append({"name": "the worker's pipeline alone (1 process, no bus, no store)",
+                    "value": med["pipeline"], "unit": "readings/s", "baseline": None,
+                    "baseline_value": None, "ratio": None})
     results.append({"name": "BusPublisher pre-fill, acknowledged by the stream",
                     "value": med["publish"], "unit": "readings/s", "baseline": None,
                     "baseline_value": None, "ratio": None})
