@@ -136,6 +136,7 @@ def test_unknown_names_are_all_reported() -> None:
     ({"horizon_s": 3600, "dt_s": 0.1}, "raise dt_s"),
     ({"percentiles": [5, 120]}, "percentiles"),
     ({"n": 0}, "greater than or equal to 1"),
+    ({"n": 20_000, "horizon_s": 36_000, "dt_s": 10}, "fewer samples or a larger dt_s"),
     ({"colour": "red"}, "Extra inputs are not permitted"),
 ])
 def test_bad_requests_are_refused_with_a_reason(body: dict[str, object], words: str) -> None:

@@ -170,11 +170,23 @@ class Scenario(_Frozen):
         return [f"p{p:g}" for p in self.percentiles]
 
 
+#: The most samples × reported times one request may ask for (memory bound).
+MAX_VALUES = 5_000_000
+
+
 class WhatIfRequest(Scenario):
     """A scenario with the Monte Carlo sample count and seed."""
 
     n: int = Field(default=500, ge=1, le=20_000, description="Monte Carlo samples")
     seed: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _size(self) -> WhatIfRequest:
+        times = self.horizon_s / self.dt_s + 1
+        if self.n * times > MAX_VALUES:
+            raise ValueError(f"n x reported times = {self.n * times:.0f} exceeds {MAX_VALUES}: "
+                             "ask for fewer samples or a larger dt_s")
+        return self
 
 
 def scenario_problems(model: ProcessModel, s: Scenario,
