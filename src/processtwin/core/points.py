@@ -7,7 +7,7 @@ setpoint or a derived value. On the hot path points travel as ``int32`` indices 
 Example:
     >>> from processtwin.core.points import PointSpec, PointTable
     >>> table = PointTable([PointSpec(twin="r1", name="T_R", unit="degC", lo=0, hi=200)])
-    >>> table.index("r1.T_R"), table.hi[0]
+    >>> table.index("r1.T_R"), float(table.hi[0])
     (0, 200.0)
 """
 
@@ -61,17 +61,45 @@ class PointSpec:
 
 
 class PointTable:
-    """An immutable, ordered set of points with vectorised limit columns."""
+    """An ordered, append-only set of points with vectorised limit columns.
+
+    A point's index never changes: :meth:`extend` adds points at the end (e.g. when a
+    Sparkplug birth declares new metrics) and replaces the read-only limit columns with
+    longer ones. Holders of per-point arrays (live state, pipeline, store) must then grow
+    theirs before a batch carries the new indices.
+    """
 
     def __init__(self, specs: Iterable[PointSpec]) -> None:
-        self._specs: tuple[PointSpec, ...] = tuple(specs)
+        self._specs: tuple[PointSpec, ...] = ()
         self._index: dict[str, int] = {}
-        for i, spec in enumerate(self._specs):
-            if spec.key in self._index:
+        self._n = 0
+        self._add(tuple(specs))
+
+    def extend(self, specs: Iterable[PointSpec]) -> list[int]:
+        """Append points; return their new indices. Adds nothing when one is invalid.
+
+        Example:
+            >>> t = PointTable([PointSpec(twin="a", name="x")])
+            >>> t.extend([PointSpec(twin="b", name="y", hi=5.0)]), len(t), t.hi.tolist()
+            ([1], 2, [inf, 5.0])
+        """
+        return self._add(tuple(specs))
+
+    def _add(self, new: tuple[PointSpec, ...]) -> list[int]:
+        start = len(self._specs)
+        index = dict(self._index)
+        for i, spec in enumerate(new, start):
+            if spec.key in index:
                 raise InvalidInputError(f"duplicate point {spec.key!r}")
             if spec.lo > spec.hi:
                 raise InvalidInputError(f"point {spec.key!r}: lo {spec.lo} > hi {spec.hi}")
-            self._index[spec.key] = i
+            index[spec.key] = i
+        self._specs = self._specs + new
+        self._build_columns()
+        self._index = index
+        return list(range(start, len(self._specs)))
+
+    def _build_columns(self) -> None:
         n = len(self._specs)
         self.lo: npt.NDArray[np.float64] = np.array([s.lo for s in self._specs], dtype=np.float64)
         self.hi: npt.NDArray[np.float64] = np.array([s.hi for s in self._specs], dtype=np.float64)
@@ -86,7 +114,7 @@ class PointTable:
         self.hi.setflags(write=False)
         self.max_roc.setflags(write=False)
         self.flatline_s.setflags(write=False)
-        self._n = n
+        self._n = n  # last: a reader that sees the new length sees the new columns
 
     def __len__(self) -> int:
         return self._n

@@ -62,6 +62,31 @@ class LiveState:
         self.reason = np.zeros(n, dtype=np.uint32)
         self.version = 0
 
+    def grow(self) -> int:
+        """Add columns for points appended to the table since; returns how many.
+
+        New points start as bad and without a value, like every point at the start.
+
+        Example:
+            >>> from processtwin.core.points import PointSpec, PointTable
+            >>> t = PointTable([PointSpec(twin="t", name="x")])
+            >>> st = LiveState(t)
+            >>> _ = t.extend([PointSpec(twin="t", name="y")])
+            >>> st.grow(), len(st.value), int(st.quality[1])
+            (1, 2, 2)
+        """
+        k = len(self.table) - len(self.value)
+        if k <= 0:
+            return 0
+        self.value = np.concatenate([self.value, np.full(k, np.nan)])
+        self.std = np.concatenate([self.std, np.full(k, np.nan)])
+        self.ts = np.concatenate([self.ts, np.full(k, -np.inf)])
+        self.received = np.concatenate([self.received, np.full(k, -np.inf)])
+        self.quality = np.concatenate([self.quality, np.full(k, 2, dtype=np.uint8)])
+        self.reason = np.concatenate([self.reason, np.zeros(k, dtype=np.uint32)])
+        self.version += 1
+        return k
+
     def apply(
         self,
         batch: Batch,

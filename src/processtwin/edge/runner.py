@@ -8,7 +8,6 @@ MQTT.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -28,32 +27,14 @@ _log = logging.getLogger(__name__)
 
 
 def build_edge_connectors(twin: TwinFile, table: PointTable) -> list[Connector]:
-    """The connectors of the twin's sources (the runtime's own builder when it has one)."""
-    try:  # runtime.sources.build_connectors builds every source kind, when it is there
-        sources: Any = importlib.import_module("processtwin.runtime.sources")
-    except ImportError:
-        sources = None
-    build = getattr(sources, "build_connectors", None)
-    if build is not None:  # (source, connector) pairs
-        return [conn for _, conn in build(twin, table)]
-    from processtwin.connectors.opcua.connector import (
-        OpcUaBinding,
-        OpcUaConnector,
-        OpcUaSettings,
-    )
+    """The connectors of the twin's sources (every kind the runtime builds)."""
+    from processtwin.runtime.sources import SIMULATOR_URL, build_connectors
 
-    out: list[Connector] = []
     for i, s in enumerate(twin.sources):
-        if s.url == "simulator":
+        if getattr(s, "url", None) == SIMULATOR_URL:
             raise ConfigError([ConfigProblem(f"sources.{i}.url", "an edge needs a real url, "
                                              "not 'simulator'")])
-        bindings = [OpcUaBinding(node=b.node, point=table.index(f"{b.twin}.{b.point}"),
-                                 key=f"{b.twin}.{b.point}") for b in s.bindings]
-        out.append(OpcUaConnector(OpcUaSettings(
-            name=s.name, url=s.url, sampling_interval_ms=s.sampling_interval_ms,
-            publishing_interval_ms=s.publishing_interval_ms, queue_size=s.queue_size),
-            bindings))  # no writes: an edge never writes to the plant
-    return out
+    return [conn for _, conn in build_connectors(twin, table)]
 
 
 async def run_edge(cfg: EdgeFile, *, duration: float | None = None,

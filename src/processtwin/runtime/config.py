@@ -14,13 +14,15 @@ Example:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     ValidationError,
     field_validator,
     model_validator,
@@ -31,17 +33,27 @@ from processtwin.errors import ConfigError, ConfigProblem, InvalidInputError
 from processtwin.pipeline.config import QualityConfig
 from processtwin.pipeline.derived import DerivedConfig
 from processtwin.pipeline.reconcile import BalanceConfig
+from processtwin.runtime.source_config import (
+    InputWriteConfig,
+    MqttSourceConfig,
+    PointConfig,
+    SparkplugSourceConfig,
+)
 from processtwin.store.factory import StoreSpec
 
 __all__ = [
     "BindingConfig",
     "EstimatorConfig",
     "GateSettings",
+    "MqttSourceConfig",
+    "OpcUaSourceConfig",
     "OptimizerConfig",
+    "PointConfig",
     "RelationshipConfig",
     "ServiceConfig",
     "SimulatorConfig",
     "SourceConfig",
+    "SparkplugSourceConfig",
     "TwinConfig",
     "TwinFile",
     "WalkConfig",
@@ -49,6 +61,7 @@ __all__ = [
     "load_config_text",
     "model_files",
     "sampling_periods",
+    "source_points",
 ]
 
 
@@ -56,36 +69,19 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class BindingConfig(_Frozen):
+class BindingConfig(PointConfig):
     """One source node bound to one twin point, with the point's quality rules."""
 
     node: str
-    twin: str
-    point: str
-    unit: str = ""
-    lo: float = float("-inf")
-    hi: float = float("inf")
-    max_roc: float = Field(default=float("inf"), gt=0, description="unit per second")
-    flatline_s: float | None = Field(default=None, gt=0)
-    max_age_s: float | None = Field(default=None, gt=0,
-                                    description="stale when the newest value is older")
-    description: str = ""
-
-    @field_validator("point")
-    @classmethod
-    def _no_dot(cls, v: str) -> str:
-        if "." in v or not v:
-            raise ValueError("point names must be non-empty and contain no '.'")
-        return v
 
 
-class WriteConfig(_Frozen):
-    twin: str
-    input: str
+class WriteConfig(InputWriteConfig):
     node: str
 
 
-class SourceConfig(_Frozen):
+class OpcUaSourceConfig(_Frozen):
+    """``kind: opcua`` (the default): OPC UA subscriptions to bound nodes."""
+
     name: str
     kind: Literal["opcua"] = "opcua"
     url: str
@@ -94,6 +90,31 @@ class SourceConfig(_Frozen):
     queue_size: int = Field(default=10, ge=0)
     bindings: tuple[BindingConfig, ...] = ()
     writes: tuple[WriteConfig, ...] = ()
+
+
+def _source_kind(v: Any) -> str:
+    kind = v.get("kind", "opcua") if isinstance(v, dict) else getattr(v, "kind", "opcua")
+    return kind if isinstance(kind, str) else repr(kind)
+
+
+#: One entry of ``sources``, told apart by ``kind`` (``opcua`` when absent).
+SourceConfig = Annotated[
+    Annotated[OpcUaSourceConfig, Tag("opcua")]
+    | Annotated[MqttSourceConfig, Tag("mqtt")]
+    | Annotated[SparkplugSourceConfig, Tag("sparkplug")],
+    Discriminator(_source_kind, custom_error_type="source_kind",
+                  custom_error_message="kind must be opcua, mqtt or sparkplug")]
+SOURCE_KINDS = ("opcua", "mqtt", "sparkplug")
+
+
+def source_points(s: OpcUaSourceConfig | MqttSourceConfig | SparkplugSourceConfig
+                  ) -> tuple[PointConfig, ...]:
+    """The twin points a source declares (a Sparkplug source's come from its births)."""
+    if isinstance(s, OpcUaSourceConfig):
+        return s.bindings
+    if isinstance(s, MqttSourceConfig):
+        return s.points
+    return ()
 
 
 class TwinSpec(_Frozen):
@@ -359,22 +380,32 @@ def _cross_check(cfg: TwinFile, file: str | None,
                                       f"unknown twin {getattr(r, end)!r}"))
     points: set[str] = set()
     nodes: set[tuple[str, str]] = set()
+    names: set[str] = set()
     for si, s in enumerate(cfg.sources):
-        for bi, b in enumerate(s.bindings):
-            where = ("sources", si, "bindings", bi)
+        if s.name in names:
+            probs.append(_problem(file, locs, ("sources", si, "name"),
+                                  f"duplicate source name {s.name!r}"))
+        names.add(s.name)
+        section = "bindings" if isinstance(s, OpcUaSourceConfig) else "points"
+        for bi, b in enumerate(source_points(s)):
+            where = ("sources", si, section, bi)
             if b.twin not in twins:
                 probs.append(_problem(file, locs, (*where, "twin"), f"unknown twin {b.twin!r}"))
             key = f"{b.twin}.{b.point}"
             if key in points:
                 probs.append(_problem(file, locs, (*where, "point"), f"point {key} bound twice"))
             points.add(key)
-            if (s.name, b.node) in nodes:
-                probs.append(_problem(file, locs, (*where, "node"), f"node {b.node} bound twice"))
-            nodes.add((s.name, b.node))
+            if isinstance(b, BindingConfig):
+                if (s.name, b.node) in nodes:
+                    probs.append(_problem(file, locs, (*where, "node"),
+                                          f"node {b.node} bound twice"))
+                nodes.add((s.name, b.node))
             if b.lo > b.hi:
                 probs.append(_problem(file, locs, (*where, "lo"), f"lo {b.lo} > hi {b.hi}"))
+        if isinstance(s, MqttSourceConfig):
+            probs.extend(_check_routes(s, si, twins, file, locs))
         for wi, w in enumerate(s.writes):
-            if w.twin not in twins:
+            if w.twin not in twins and not isinstance(s, SparkplugSourceConfig):
                 probs.append(_problem(file, locs, ("sources", si, "writes", wi, "twin"),
                                       f"unknown twin {w.twin!r}"))
             if w.input not in cfg.gate.limits:
@@ -444,6 +475,23 @@ def _cross_check(cfg: TwinFile, file: str | None,
     return probs
 
 
+def _check_routes(s: MqttSourceConfig, si: int, twins: set[str], file: str | None,
+                  locs: dict[tuple[Any, ...], tuple[int, int]]) -> list[ConfigProblem]:
+    """An MQTT route's fixed twin must exist; its fixed twin.point must be declared."""
+    probs: list[ConfigProblem] = []
+    declared = {f"{p.twin}.{p.point}" for p in s.points}
+    for ri, r in enumerate(s.routes):
+        if r.twin is not None and r.twin not in twins:
+            probs.append(_problem(file, locs, ("sources", si, "routes", ri, "twin"),
+                                  f"unknown twin {r.twin!r}"))
+        key = (f"{r.twin}.{r.point}" if r.twin is not None and r.point is not None
+               else r.point if r.point is not None and "." in r.point else None)
+        if key is not None and key not in declared:
+            probs.append(_problem(file, locs, ("sources", si, "routes", ri, "point"),
+                                  f"point {key} is not in this source's points"))
+    return probs
+
+
 def _check_models(cfg: TwinFile, file: str | None,
                   locs: dict[tuple[Any, ...], tuple[int, int]]) -> list[ConfigProblem]:
     """Load the DTDL models through the parser and check every twin against its model."""
@@ -499,12 +547,19 @@ def _check_models(cfg: TwinFile, file: str | None,
             probs.append(_problem(file, locs, ("relationships", i, "target"),
                                   f"{r.name!r} must target a {rel.target}, not {dst.id}"))
     for si, s in enumerate(cfg.sources):
-        for bi, b in enumerate(s.bindings):
+        section = "bindings" if isinstance(s, OpcUaSourceConfig) else "points"
+        for bi, b in enumerate(source_points(s)):
             iface = model_of.get(b.twin)
             if iface is not None and b.point not in {t.name for t in iface.telemetries} | {
                     p.name for p in iface.properties}:
-                probs.append(_problem(file, locs, ("sources", si, "bindings", bi, "point"),
+                probs.append(_problem(file, locs, ("sources", si, section, bi, "point"),
                                       f"{b.point!r} is no telemetry or property of {iface.id}"))
+        if isinstance(s, SparkplugSourceConfig):
+            for key in ("node_model", "device_model"):
+                dtmi = getattr(s, key)
+                if dtmi is not None and dtmi not in ifaces:
+                    probs.append(_problem(file, locs, ("sources", si, key),
+                                          f"no interface {dtmi!r} in the models"))
         for wi, w in enumerate(s.writes):
             iface = model_of.get(w.twin)
             if iface is not None and w.input not in {c.name for c in iface.commands}:
@@ -516,7 +571,7 @@ def _check_models(cfg: TwinFile, file: str | None,
 def sampling_periods(cfg: TwinFile) -> dict[str, float]:
     """Each bound point's expected sampling period in seconds (its source's interval)."""
     return {f"{b.twin}.{b.point}": s.sampling_interval_ms / 1000.0
-            for s in cfg.sources for b in s.bindings}
+            for s in cfg.sources if isinstance(s, OpcUaSourceConfig) for b in s.bindings}
 
 
 def _relocate(file: str | None, locs: dict[tuple[Any, ...], tuple[int, int]],
@@ -586,6 +641,13 @@ def _ancestors(iface: Any, ifaces: Any) -> set[str]:
     return out
 
 
+def _untagged(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A pydantic error place without the source-kind tag (``sources.0.mqtt.routes``)."""
+    if len(loc) > 2 and loc[0] == "sources" and loc[2] in SOURCE_KINDS:
+        return (*loc[:2], *loc[3:])
+    return loc
+
+
 def load_config_text(text: str, *, file: str | None = None, base_dir: str = ".") -> TwinFile:
     """Parse and validate twin.yaml text; raise ConfigError listing every problem."""
     try:
@@ -602,7 +664,8 @@ def load_config_text(text: str, *, file: str | None = None, base_dir: str = ".")
     try:
         cfg = TwinFile.model_validate(raw)
     except ValidationError as exc:
-        probs = [_problem(file, locs, tuple(e["loc"]), e["msg"]) for e in exc.errors()]
+        probs = [_problem(file, locs, _untagged(tuple(e["loc"])), e["msg"])
+                 for e in exc.errors()]
         raise ConfigError(probs) from None
     probs = _cross_check(cfg, file, locs) + _check_models(cfg, file, locs)
     if not probs:

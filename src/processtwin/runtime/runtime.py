@@ -50,7 +50,8 @@ from processtwin.pipeline.align import Series as AlignSeries
 from processtwin.pipeline.derived import compile_derived, derived_specs, recompute
 from processtwin.pipeline.pipeline import Pipeline
 from processtwin.pipeline.reconcile import BalanceConfig
-from processtwin.runtime.config import TwinFile, model_files, sampling_periods
+from processtwin.runtime.births import BirthTwins
+from processtwin.runtime.config import TwinFile, model_files, sampling_periods, source_points
 from processtwin.runtime.estimator import EstimatorService
 from processtwin.runtime.metrics import Metrics
 from processtwin.runtime.sources import SIMULATOR_URL as SIMULATOR_URL  # re-exported
@@ -76,7 +77,7 @@ def build_point_table(cfg: TwinFile) -> PointTable:
         PointSpec(twin=b.twin, name=b.point, unit=b.unit, kind=PointKind.TELEMETRY, lo=b.lo,
                   hi=b.hi, max_roc=b.max_roc, flatline_s=b.flatline_s, max_age_s=b.max_age_s,
                   description=b.description)
-        for s in cfg.sources for b in s.bindings
+        for s in cfg.sources for b in source_points(s)
     ]
     if cfg.estimator:
         from processtwin.physics.cstr import van_de_vusse
@@ -219,7 +220,9 @@ class TwinRuntime:
             self.plant_server = PlantServer(plant, host=sim.host, port=port, tick_s=sim.tick_s)
             await self.plant_server.start()
             sim_url = self.plant_server.url
-        for s, conn in build_connectors(self.cfg, self.table, sim_url=sim_url):
+        births = BirthTwins(self)  # Sparkplug births create or update twins and points
+        for s, conn in build_connectors(self.cfg, self.table, sim_url=sim_url,
+                                        on_birth=births):
             await conn.start(self.ingest)
             self.connectors.append(conn)
             for w in s.writes:
