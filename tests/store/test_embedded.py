@@ -75,3 +75,15 @@ def test_a_file_from_before_the_rollup_is_summarised(tmp_path: Path) -> None:
         assert s.value.tolist() == [2.0, 5.0]
     finally:
         store.close()
+
+
+def test_append_after_a_count_works(tmp_path: Path) -> None:
+    table = PointTable([PointSpec(twin="r", name="a")])
+    store = EmbeddedStore(tmp_path / "c.duckdb")
+    store.register(table)
+    from processtwin.core import Batch
+
+    for i in range(3):
+        store.append(Batch.of([0], [float(i)], [1.0], [0]))
+        assert store.count() == i + 1  # a half-read result must not block the next append
+    store.close()

@@ -8,6 +8,7 @@ import pytest
 
 from processtwin.core import Batch
 from processtwin.errors import InvalidInputError, StoreError
+from processtwin.store import TimeSeriesStore
 from tests.store.conftest import PG_DSN, TABLE, Factory
 
 D = 1_700_006_400.0  # 2023-11-15 00:00 UTC
@@ -63,3 +64,27 @@ def test_failures_map_to_the_error_hierarchy(open_store: Factory) -> None:
         assert open_store("postgres", name="ts", timescale=True).timescale  # type: ignore[attr-defined]
     plain = open_store("postgres", name="plain", timescale=False)
     assert plain.timescale is False  # type: ignore[attr-defined]
+
+
+def test_two_writers_of_one_schema_create_a_new_day_without_racing(open_store: Factory) -> None:
+    import threading
+
+    a, b = open_store("postgres"), open_store("postgres")  # same name: same schema
+    errors: list[BaseException] = []
+    go = threading.Barrier(2)
+
+    def write(store: TimeSeriesStore, day: int, point: int) -> None:
+        try:
+            go.wait()
+            store.append(Batch.of([point], [D + day * 86_400 + 1.0], [float(day)], [0]))
+        except BaseException as exc:  # the test reports every failure
+            errors.append(exc)
+
+    for day in range(3, 11):  # each round: both writers meet a day neither has created
+        ts = [threading.Thread(target=write, args=(s, day, p)) for p, s in ((0, a), (1, b))]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+    assert errors == []
+    assert a.count() == 16

@@ -201,12 +201,14 @@ class EmbeddedStore:
 
     # ------------------------------------------------------------------ helpers
     def _one(self, sql: str) -> Any:
-        row = self._con.execute(sql).fetchone()
-        return None if row is None else row[0]
+        # fetchall, not fetchone: a half-read result keeps the connection busy, and the next
+        # Arrow append then fails with "connection has an unfinished result".
+        rows = self._con.execute(sql).fetchall()
+        return rows[0][0] if rows else None
 
     def _meta_float(self, key: str) -> float | None:
-        v = self._con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
-        return None if v is None else float(v[0])
+        rows = self._con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()
+        return float(rows[0][0]) if rows else None
 
     def _set_meta(self, key: str, value: str) -> None:
         self._con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])

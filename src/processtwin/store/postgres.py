@@ -342,10 +342,15 @@ class PostgresStore:
         if self.timescale:
             return
         days = np.unique(np.floor_divide(us, _DAY * 1_000_000)).tolist()
+        locked = False
         for day in days:
             name = _day_name(int(day))
             if name in self._partitions:
                 continue
+            if not locked:  # writers of one schema create a day's partition one at a time
+                cx.execute(b"SELECT pg_advisory_xact_lock(hashtext(%s))",
+                           [f"ptwin-partitions:{self.schema}"])
+                locked = True
             lo, hi = int(day) * _DAY * 1_000_000, (int(day) + 1) * _DAY * 1_000_000
             cx.execute(f"CREATE TABLE IF NOT EXISTS {self.schema}.{name} PARTITION OF "
                        f"{self.schema}.readings FOR VALUES FROM ({ts_lit(lo)}) "
