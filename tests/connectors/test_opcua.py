@@ -1,27 +1,37 @@
-"""OPC UA connector against the simulated plant's real asyncua server (loopback)."""
+"""OPC UA connector against the simulated plant's real asyncua server (loopback).
+
+One server is shared by the module (a start costs about a second); tests that change it use
+their own nodes under ``TEST``. The reconnect test runs its own server.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 
 import pytest
-from asyncua import ua
+import pytest_asyncio
+from asyncua import Server, ua
 
-from processtwin.connectors.opcua import OpcUaBinding, OpcUaConnector, OpcUaSettings
+from processtwin.connectors.opcua import Deadband, OpcUaBinding, OpcUaConnector, OpcUaSettings
 from processtwin.connectors.simulator import PlantConfig, PlantServer, SimulatedPlant
 from processtwin.core import Batch, DeadLetter, Quality, Reason
 from processtwin.core.commands import ReleasedWrite
 from processtwin.errors import ConnectorError, InvalidInputError
 from processtwin.runtime.runtime import free_port
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
 
-@pytest.fixture
+def _plant() -> SimulatedPlant:
+    return SimulatedPlant(PlantConfig(time_scale=20, fault_rate_per_h=0, seed=3))
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def server() -> AsyncIterator[PlantServer]:
-    plant = SimulatedPlant(PlantConfig(time_scale=20, fault_rate_per_h=0, seed=3))
-    async with PlantServer(plant, port=free_port(), tick_s=0.05) as srv:
+    async with PlantServer(_plant(), port=free_port(), tick_s=0.05) as srv:
         yield srv
 
 
@@ -38,25 +48,172 @@ class Collector:
         return Batch.concat(self.batches)
 
 
-async def test_subscribes_with_quality_and_reports_unknown_nodes(server: PlantServer) -> None:
-    tags = ["TT101", "TT201", "FT101"]
-    bindings = [OpcUaBinding(node=server.node_id(t), point=i, key=t) for i, t in enumerate(tags)]
-    bindings.append(OpcUaBinding(node="ns=2;s=CSTR.NOPE", point=3, key="NOPE"))
+async def until(cond: Callable[[], bool], limit_s: float = 20.0) -> None:
+    """Wait for a condition (a generous deadline, not a timing assertion)."""
+    end = time.monotonic() + limit_s
+    while not cond():
+        if time.monotonic() > end:
+            raise AssertionError("condition not reached")
+        await asyncio.sleep(0.05)
+
+
+async def add_node(server: PlantServer, name: str, value: float = 0.0,
+                    eu_range: tuple[float, float] | None = None) -> ua.NodeId:
+    srv: Server | None = server._server
+    assert srv is not None
+    parent = srv.get_node(ua.NodeId("TEST", server.ns))
+    try:
+        await parent.read_browse_name()
+    except ua.UaError:
+        parent = await srv.nodes.objects.add_object(ua.NodeId("TEST", server.ns),
+                                                    ua.QualifiedName("TEST", server.ns))
+    node = await parent.add_variable(ua.NodeId(f"TEST.{name}", server.ns),
+                                     ua.QualifiedName(name, server.ns),
+                                     ua.Variant(value, ua.VariantType.Double))
+    if eu_range is not None:
+        await node.add_property(ua.NodeId(f"TEST.{name}.EURange", server.ns),
+                                ua.QualifiedName("EURange", 0),
+                                ua.Variant(ua.Range(Low=eu_range[0], High=eu_range[1]),
+                                           ua.VariantType.ExtensionObject))
+    return node.nodeid
+
+
+
+
+async def put(server: PlantServer, nid: ua.NodeId, value: float,
+              status: int = ua.StatusCodes.Good, src: float | None = None,
+              srv_ts: float | None = None) -> None:
+    assert server._server is not None
+    now = time.time()
+    await server._server.write_attribute_value(nid, ua.DataValue(
+        Value=ua.Variant(value, ua.VariantType.Double), StatusCode=ua.StatusCode(status),
+        SourceTimestamp=datetime.fromtimestamp(src or now, UTC),
+        ServerTimestamp=datetime.fromtimestamp(srv_ts or now, UTC)))
+
+
+def settings(server: PlantServer, **kw: object) -> OpcUaSettings:
+    base: dict[str, object] = {"name": "sim", "url": server.url, "sampling_interval_ms": 50,
+                               "publishing_interval_ms": 50}
+    base.update(kw)
+    return OpcUaSettings(**base)  # type: ignore[arg-type]
+
+
+async def test_subscribes_by_id_and_path_with_quality_and_reports_unknown_nodes(
+        server: PlantServer) -> None:
+    bindings = [OpcUaBinding(node=server.node_id("TT101"), point=0, key="TT101"),
+                OpcUaBinding(node="0:Objects/2:CSTR/2:TT201", point=1, key="TT201"),
+                OpcUaBinding(node="/0:Objects/2:CSTR/2:FT101", point=2, key="FT101"),
+                OpcUaBinding(node="ns=2;s=CSTR.NOPE", point=3, key="NOPE"),
+                OpcUaBinding(node="0:Objects/2:CSTR/2:NOPE", point=4, key="NOPE2")]
     sink = Collector()
-    conn = OpcUaConnector(OpcUaSettings(name="sim", url=server.url, sampling_interval_ms=50,
-                                        publishing_interval_ms=50), bindings)
+    conn = OpcUaConnector(settings(server), bindings)
     await conn.start(sink)
-    await asyncio.sleep(1.5)
+    await until(lambda: sum(len(b) for b in sink.batches) >= 40)
     await conn.stop()
     await conn.stop()  # idempotent
     b = sink.all()
     got = b.take(b.quality == Quality.GOOD)
     assert set(got.point.tolist()) == {0, 1, 2}
-    assert len(got) >= 30  # ~20 Hz per node for 1.5 s
-    t_r = got.value[got.point == 0]
-    assert 120 < t_r.mean() < 150
-    assert any(d.key == "ns=2;s=CSTR.NOPE" and "unknown node" in d.reason for d in sink.dead)
-    assert conn.status.unbound == ["ns=2;s=CSTR.NOPE"]
+    assert 120 < got.value[got.point == 0].mean() < 150
+    unknown = {d.key: d.reason for d in sink.dead}
+    assert "unknown node" in unknown["ns=2;s=CSTR.NOPE"]
+    assert "no node at browse path" in unknown["0:Objects/2:CSTR/2:NOPE"]
+    assert conn.status.unbound == ["0:Objects/2:CSTR/2:NOPE", "ns=2;s=CSTR.NOPE"]
+    assert conn.status.bound == 3
+
+
+async def test_same_node_by_id_and_by_path_is_refused(server: PlantServer) -> None:
+    conn = OpcUaConnector(settings(server), [
+        OpcUaBinding(node=server.node_id("TT101"), point=0, key="a"),
+        OpcUaBinding(node="0:Objects/2:CSTR/2:TT101", point=1, key="b")])
+    with pytest.raises(InvalidInputError, match="bound twice"):
+        await conn.start(Collector())
+    assert conn._client is None
+
+
+async def test_absolute_deadband_is_measured_from_the_last_reported_value(
+        server: PlantServer) -> None:
+    nid = await add_node(server, "DB_ABS", 0.0)
+    sink = Collector()
+    conn = OpcUaConnector(settings(server, deadband=Deadband(kind="absolute", value=1.0)),
+                          [OpcUaBinding(node=nid.to_string(), point=0, key="x")])
+    await conn.start(sink)
+    for v in (0.5, 0.9, 1.2, 1.5, 2.0, 2.3):  # a slow ramp still passes the deadband
+        await put(server, nid, v)
+    await put(server, nid, 2.4, ua.StatusCodes.UncertainLastUsableValue)  # status: always
+    await until(lambda: sum(len(b) for b in sink.batches) >= 4)
+    await asyncio.sleep(0.3)
+    await conn.stop()
+    b = sink.all()
+    assert b.value.tolist() == [0.0, 1.2, 2.3, 2.4]
+    assert b.quality.tolist() == [0, 0, 0, Quality.UNCERTAIN]
+    assert int(b.reason[-1]) == Reason.STALE
+
+
+async def test_percent_deadband_uses_the_eu_range_and_needs_one(server: PlantServer) -> None:
+    nid = await add_node(server, "DB_PCT", 100.0, eu_range=(0.0, 200.0))
+    bare = await add_node(server, "DB_BARE", 1.0)
+    sink = Collector()
+    conn = OpcUaConnector(settings(server), [
+        OpcUaBinding(node=nid.to_string(), point=0, key="x",
+                     deadband=Deadband(kind="percent", value=5.0)),
+        OpcUaBinding(node=bare.to_string(), point=1, key="y",
+                     deadband=Deadband(kind="percent", value=5.0))])
+    await conn.start(sink)
+    for v in (105.0, 109.0, 111.0, 115.0, 121.5):  # 5 % of 200 = 10
+        await put(server, nid, v)
+    await until(lambda: sum(len(b) for b in sink.batches) >= 3)
+    await asyncio.sleep(0.3)
+    await conn.stop()
+    assert sink.all().value.tolist() == [100.0, 111.0, 121.5]
+    assert conn.status.unbound == [bare.to_string()]
+    assert any("BadDeadbandFilterInvalid" in d.reason for d in sink.dead)
+
+
+def test_deadband_is_checked() -> None:
+    with pytest.raises(InvalidInputError):
+        Deadband(kind="percent", value=101)
+    with pytest.raises(InvalidInputError):
+        Deadband(kind="absolute", value=-1)
+
+
+async def test_source_or_server_timestamps(server: PlantServer) -> None:
+    nid = await add_node(server, "TS", 1.0)
+    src, srv_ts = 1_700_000_000.0, 1_700_000_005.0
+    sinks = {"source": Collector(), "server": Collector()}
+    conns = [OpcUaConnector(settings(server, timestamps=k),
+                            [OpcUaBinding(node=nid.to_string(), point=0, key="x")])
+             for k in sinks]
+    for c, s in zip(conns, sinks.values(), strict=True):
+        await c.start(s)
+    await put(server, nid, 2.0, src=src, srv_ts=srv_ts)
+    await until(lambda: all(any(2.0 in b.value for b in s.batches) for s in sinks.values()))
+    for c in conns:
+        await c.stop()
+    for kind, want in (("source", src), ("server", srv_ts)):
+        b = sinks[kind].all()
+        assert b.ts[b.value == 2.0].tolist() == [want]
+
+
+@pytest.mark.parametrize(("code", "quality", "reason"), [
+    (ua.StatusCodes.BadNotConnected, Quality.BAD, Reason.COMM | Reason.STALE),
+    (ua.StatusCodes.BadCommunicationError, Quality.BAD, Reason.COMM | Reason.STALE),
+    (ua.StatusCodes.UncertainEngineeringUnitsExceeded, Quality.UNCERTAIN, Reason.RANGE),
+    (ua.StatusCodes.GoodLocalOverride, Quality.GOOD, Reason.NONE),
+])
+async def test_status_codes_arrive_as_quality(server: PlantServer, code: int, quality: Quality,
+                                              reason: Reason) -> None:
+    nid = await add_node(server, f"ST_{code:x}", 1.0)
+    sink = Collector()
+    conn = OpcUaConnector(settings(server), [OpcUaBinding(node=nid.to_string(), point=0,
+                                                          key="x")])
+    await conn.start(sink)
+    await until(lambda: sum(len(b) for b in sink.batches) >= 1)
+    await put(server, nid, 3.0, code)
+    await until(lambda: sum(len(b) for b in sink.batches) >= 2)
+    await conn.stop()
+    b = sink.all()
+    assert (int(b.quality[-1]), int(b.reason[-1])) == (quality, reason)
 
 
 async def test_wrong_typed_node_is_dead_lettered_and_the_rest_all_arrive(
@@ -66,15 +223,15 @@ async def test_wrong_typed_node_is_dead_lettered_and_the_rest_all_arrive(
     txt = await srv.nodes.objects.add_variable(
         ua.NodeId("CSTR.MODE", server.ns), "MODE", ua.Variant("auto", ua.VariantType.String))
     sink = Collector()
-    conn = OpcUaConnector(
-        OpcUaSettings(name="sim", url=server.url, publishing_interval_ms=50),
-        [OpcUaBinding(node=server.node_id("TT101"), point=0, key="r.T"),
-         OpcUaBinding(node=txt.nodeid.to_string(), point=1, key="r.mode")])
+    conn = OpcUaConnector(settings(server), [
+        OpcUaBinding(node=server.node_id("TT101"), point=0, key="r.T"),
+        OpcUaBinding(node=txt.nodeid.to_string(), point=1, key="r.mode")])
     await conn.start(sink)
-    await asyncio.sleep(0.4)
+    await until(lambda: len(sink.dead) >= 1)
     await srv.write_attribute_value(txt.nodeid, ua.DataValue(Value=ua.Variant(
         "manual", ua.VariantType.String)))
-    await asyncio.sleep(0.6)
+    await until(lambda: len(sink.dead) >= 2)
+    await until(lambda: sum(len(b) for b in sink.batches) >= 10)
     await conn.stop()
     reasons = [d.reason for d in sink.dead if d.key == "r.mode"]
     assert reasons == ["type: not a number: str"] * 2  # initial value and the change
@@ -84,26 +241,27 @@ async def test_wrong_typed_node_is_dead_lettered_and_the_rest_all_arrive(
 
 
 async def test_dropout_arrives_as_bad_source_quality(server: PlantServer) -> None:
-    plant = server.plant
     from processtwin.connectors.simulator.plant import FaultKind, _Fault
 
     sink = Collector()
-    conn = OpcUaConnector(OpcUaSettings(name="sim", url=server.url, publishing_interval_ms=50),
-                          [OpcUaBinding(node=server.node_id("TT101"), point=0, key="TT101")])
+    conn = OpcUaConnector(settings(server),
+                          [OpcUaBinding(node=server.node_id("LT101"), point=0, key="LT101")])
     await conn.start(sink)
-    await asyncio.sleep(0.5)
-    plant._faults["TT101"] = _Fault(FaultKind.DROPOUT, "TT101", until=1e12, value=0.0)
-    await asyncio.sleep(0.8)
+    await until(lambda: any((b.quality == Quality.GOOD).any() for b in sink.batches))
+    server.plant._faults["LT101"] = _Fault(FaultKind.DROPOUT, "LT101", until=1e12, value=0.0)
+    try:
+        await until(lambda: any((b.quality == Quality.BAD).any() for b in sink.batches))
+    finally:
+        server.plant._faults.pop("LT101", None)
     await conn.stop()
     b = sink.all()
-    assert (b.quality == Quality.GOOD).any()
     bad = b.take(b.quality == Quality.BAD)
-    assert len(bad) > 0 and all(int(r) & Reason.SOURCE for r in bad.reason)
+    assert all(int(r) == Reason.SOURCE for r in bad.reason)  # BadSensorFailure
 
 
 async def test_write_accepts_only_gate_released_commands(server: PlantServer) -> None:
-    conn = OpcUaConnector(OpcUaSettings(name="sim", url=server.url), [],
-                          {("r1", "F"): server.node_id("F_SP")})
+    writes_before = server.stats.setpoint_writes
+    conn = OpcUaConnector(settings(server), [], {("r1", "F"): server.node_id("F_SP")})
     await conn.start(Collector())
     with pytest.raises(PermissionError):
         await conn.write(("r1", "F", 30.0))  # type: ignore[arg-type]
@@ -111,7 +269,7 @@ async def test_write_accepts_only_gate_released_commands(server: PlantServer) ->
         ReleasedWrite("r1", "F", 30.0, verdict_id="forged", token=None)
     await conn.stop()
     await asyncio.sleep(0.2)
-    assert server.stats.setpoint_writes == 0
+    assert server.stats.setpoint_writes == writes_before
 
 
 async def test_unreachable_server_is_a_connector_error() -> None:
@@ -126,3 +284,33 @@ def test_duplicate_binding_is_refused() -> None:
                                                                         key="b")]
     with pytest.raises(InvalidInputError, match="bound twice"):
         OpcUaConnector(OpcUaSettings(name="x", url="opc.tcp://127.0.0.1:1"), b)
+
+
+async def test_reconnects_after_a_server_restart_and_readings_resume() -> None:
+    port = free_port()
+    sink = Collector()
+    conn = OpcUaConnector(
+        OpcUaSettings(name="sim", url=f"opc.tcp://127.0.0.1:{port}/processtwin/sim",
+                      publishing_interval_ms=50, timeout_s=2.0, reconnect_max_delay_s=1.0),
+        [OpcUaBinding(node="0:Objects/2:CSTR/2:TT101", point=0, key="TT101")])
+    srv = PlantServer(_plant(), port=port, tick_s=0.05)
+    await srv.start()
+    try:
+        await conn.start(sink)
+        await until(lambda: sum(len(b) for b in sink.batches) >= 5)
+        await srv.stop()
+        await until(lambda: not conn.status.connected)
+        down_at = len(sink.batches)
+        assert conn.status.reconnects == 1 and conn.status.last_error
+        srv = PlantServer(_plant(), port=port, tick_s=0.05)
+        await srv.start()
+        await until(lambda: sum(int((b.quality == Quality.GOOD).sum())
+                                for b in sink.batches[down_at:]) >= 3)
+        assert conn.status.connected
+    finally:
+        await conn.stop()
+        await srv.stop()
+    b = sink.all()
+    gap = b.take(b.reason == Reason.COMM | Reason.STALE)  # marked while the server was away
+    assert len(gap) >= 1 and (gap.quality == Quality.BAD).all()
+    assert (b.quality == Quality.BAD).sum() - len(gap) <= 1  # + BadWaitingForInitialData

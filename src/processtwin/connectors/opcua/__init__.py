@@ -1,5 +1,10 @@
 """OPC UA connector (asyncua)."""
 
-from processtwin.connectors.opcua.connector import OpcUaBinding, OpcUaConnector, OpcUaSettings
+from processtwin.connectors.opcua.connector import (
+    Deadband,
+    OpcUaBinding,
+    OpcUaConnector,
+    OpcUaSettings,
+)
 
-__all__ = ["OpcUaBinding", "OpcUaConnector", "OpcUaSettings"]
+__all__ = ["Deadband", "OpcUaBinding", "OpcUaConnector", "OpcUaSettings"]
