@@ -174,6 +174,10 @@ class OpcUaConnector:
                                  f"{status_name(exc.code)}") from exc
         except (TimeoutError, OSError, ua.UaError) as exc:
             self.status.last_error = f"connect: {exc!r}"
+            if "No matching endpoints" in str(exc):
+                raise ConnectorError(
+                    f"{s.name}: {s.url} refused the connection: it offers no endpoint with "
+                    f"security {s.security.policy}/{s.security.mode}") from exc
             raise ConnectorError(f"{s.name}: cannot connect to {s.url}: {exc!r}") from exc
         self._client = client
         try:
