@@ -199,3 +199,11 @@ def test_twin_ids_from_the_templates_are_valid_twin_ids() -> None:
     assert s.twin_id("g/e 1") == "node_e_1"
     assert s.twin_id("g.x/e/d/1") == "g_x_d_1"
     assert s.model_for("g/e") is None
+
+
+def test_the_mqtt_example_loads_and_builds() -> None:
+    path = Path(__file__).resolve().parents[2] / "examples" / "mqtt" / "twin.yaml"
+    cfg = load_config(path)
+    built = build_connectors(cfg, build_point_table(cfg), env={"PTWIN_MQTT_PASSWORD": "x"})
+    assert [type(c) for _, c in built] == [MqttConnector, SparkplugHost]
+    assert [s.kind for s, _ in built] == ["mqtt", "sparkplug"]
