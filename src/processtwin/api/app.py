@@ -23,6 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
 from processtwin import __version__
+from processtwin.api.estimation_routes import estimation_router
 from processtwin.api.graph_routes import graph_router
 from processtwin.api.whatif_routes import whatif_router
 from processtwin.control.gate import Mode
@@ -182,6 +183,7 @@ def create_app(rt: TwinRuntime) -> FastAPI:
 
     app.include_router(graph_router(rt))
     app.include_router(whatif_router(rt))
+    app.include_router(estimation_router(rt))
 
     @app.get("/api/v1/twins/{twin_id}/history/{point}")
     async def history(twin_id: str, point: str, start: str | None = None,
