@@ -236,6 +236,10 @@ from processtwin.whatif.cli import whatif as _whatif  # noqa: E402
 
 app.command(name="whatif")(_whatif)
 
+from processtwin.estimation.cli import estimate_app as _estimate_app  # noqa: E402
+
+app.add_typer(_estimate_app, name="estimate")
+
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

@@ -153,7 +153,8 @@ def history_from_store(store: TimeSeriesStore, model: ProcessModel, cfg: Estimat
         raise InvalidInputError(f"{n} grid times over [start, end) at {grid_s:g} s; at most "
                                 f"{MAX_SAMPLES} (widen grid_s or shorten the range)")
     if n < 3:
-        raise InvalidInputError(f"only {n} grid times over [start, end) at {grid_s:g} s; "
+        raise InvalidInputError(f"too little data: only {n} grid times over [start, end) at "
+                                f"{grid_s:g} s; "
                                 "need at least 3")
     uncertain = 1.0 / cfg.uncertain_variance_factor
     problems: list[str] = []
