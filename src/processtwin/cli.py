@@ -240,6 +240,10 @@ from processtwin.estimation.cli import estimate_app as _estimate_app  # noqa: E4
 
 app.add_typer(_estimate_app, name="estimate")
 
+from processtwin.connectors.opcua.cli import app as _opcua_app  # noqa: E402
+
+app.add_typer(_opcua_app, name="opcua")
+
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

@@ -10,9 +10,11 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
+import yaml
 from asyncua import Server, ua
 
 from processtwin.connectors.opcua import Deadband, OpcUaBinding, OpcUaConnector, OpcUaSettings
@@ -314,3 +316,75 @@ async def test_reconnects_after_a_server_restart_and_readings_resume() -> None:
     gap = b.take(b.reason == Reason.COMM | Reason.STALE)  # marked while the server was away
     assert len(gap) >= 1 and (gap.quality == Quality.BAD).all()
     assert (b.quality == Quality.BAD).sum() - len(gap) <= 1  # + BadWaitingForInitialData
+
+
+async def test_browse_cli_prints_the_tree_and_writes_pasteable_bindings(
+        server: PlantServer, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from processtwin.cli import app
+    from processtwin.runtime.config import BindingConfig
+
+    out = tmp_path / "bindings.yaml"
+    res = await asyncio.to_thread(CliRunner().invoke, app, [
+        "opcua", "browse", server.url, "--depth", "2", "--out", str(out), "--twin", "r1"])
+    assert res.exit_code == 0, res.output
+    assert "ns=2;s=CSTR.TT101" in res.output and "degC" in res.output
+    assert "writable" in res.output  # the setpoints
+    entries = yaml.safe_load(out.read_text())
+    by_point = {e["point"]: BindingConfig(**e) for e in entries}
+    assert set(server.plant.tags) <= set(by_point)
+    tt = by_point["TT101"]
+    assert (tt.node, tt.twin, tt.unit, tt.lo, tt.hi) == (
+        "0:Objects/2:CSTR/2:TT101", "r1", "degC", 0.0, 200.0)
+    # the written paths bind: the connector resolves every one of them
+    conn = OpcUaConnector(settings(server), [
+        OpcUaBinding(node=e["node"], point=i, key=e["point"]) for i, e in enumerate(entries)])
+    await conn.start(Collector())
+    await conn.stop()
+    assert conn.status.unbound == [] and conn.status.bound == len(entries)
+
+
+async def test_browse_depth_and_namespace_zero(server: PlantServer) -> None:
+    from asyncua import Client
+
+    from processtwin.connectors.opcua.browse import browse
+
+    async with Client(server.url) as client:
+        shallow = await browse(client, depth=1)
+        full = await browse(client, depth=1, include_ns0=True)
+        sub = await browse(client, f"0:Objects/{server.ns}:CSTR", depth=1)
+    assert shallow.children[0].browse_name == f"{server.ns}:CSTR"
+    assert all(ua.NodeId.from_string(c.node_id).NamespaceIndex for c in shallow.children)
+    assert all(c.children == () for c in shallow.children)
+    assert any(c.browse_name == "0:Server" for c in full.children)
+    assert {c.browse_name for c in sub.children} >= {"2:TT101", "2:F_SP"}
+
+
+def test_browse_paths_are_told_from_node_ids() -> None:
+    from processtwin.connectors.opcua.browse import (
+        bindings_from_tree,
+        is_browse_path,
+        parse_browse_path,
+    )
+
+    assert is_browse_path("0:Objects/2:CSTR/2:TT101")
+    for nid in ("ns=2;s=CSTR.TT101", "i=85", "nsu=urn:x;s=a/b", "ns=3;g=09087e75-8e5e-499b"):
+        assert not is_browse_path(nid)
+    with pytest.raises(InvalidInputError, match="bad: \\['CSTR'\\]"):
+        parse_browse_path("0:Objects/CSTR")
+    with pytest.raises(InvalidInputError):
+        parse_browse_path("/")
+    from processtwin.connectors.opcua.browse import BrowsedNode
+
+    leaf = {"node_class": "Variable", "data_type": "Double"}
+    tree = BrowsedNode(node_id="i=85", path="0:Objects", browse_name="0:Objects",
+                       display_name="Objects", node_class="Object", children=(
+        BrowsedNode(node_id="ns=2;s=a", path="0:Objects/2:T-1", browse_name="2:T-1",
+                    display_name="", **leaf),
+        BrowsedNode(node_id="ns=3;s=a", path="0:Objects/3:T-1", browse_name="3:T-1",
+                    display_name="", **leaf),
+        BrowsedNode(node_id="ns=2;s=m", path="0:Objects/2:M", browse_name="2:M",
+                    display_name="", node_class="Variable", data_type="String")))
+    got = bindings_from_tree(tree, "r1", by="id")
+    assert [(e["node"], e["point"]) for e in got] == [("ns=2;s=a", "T_1"), ("ns=3;s=a", "T_1_2")]
