@@ -14,15 +14,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from processtwin.cli import app
 from processtwin.core.batch import Batch
+from processtwin.errors import InvalidInputError
+from processtwin.estimation.cli import read_csv_store
 from processtwin.physics import rk4, van_de_vusse
 from processtwin.runtime.config import load_config
 from processtwin.runtime.runtime import build_point_table
 from processtwin.store import open_store
 
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "cstr" / "twin.yaml"
 T0 = 1_800_000_000.0
 STEP = 3.0
 K = 121
@@ -144,3 +149,27 @@ def test_unusable_csv_exits_2(example_path: Path, tmp_path: Path, content: str) 
                                    "--csv", str(path)])
     assert res.exit_code == 2, res.output
     assert "bad.csv" in res.output
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.lists(st.sampled_from(["ts", "time", "F", "pump1.F", "T_R", "x", "",
+                                          "1.5", "nan", "-inf", "2027-01-15T08:00:00Z",
+                                          "1e999", "\ufeff", '"', "a,b"]),
+                         max_size=5), max_size=6))
+def test_csv_reader_accepts_or_refuses_clearly(tmp_path: Path, rows: list[list[str]]) -> None:
+    est = load_config(EXAMPLE).estimator
+    assert est is not None
+    path = tmp_path / "fuzz.csv"
+    with path.open("w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    error = None
+    try:
+        store, first, last = read_csv_store(path, est)
+    except InvalidInputError as exc:
+        error = str(exc)
+    if error is not None:
+        assert "fuzz.csv" in error
+    else:
+        assert first <= last
+        store.close()

@@ -52,9 +52,13 @@ def _names(value: str | None) -> list[str]:
 
 def _epoch(value: str, what: str) -> float:
     try:
-        return float(value)
+        t = float(value)
     except ValueError:
         pass
+    else:
+        if not math.isfinite(t):
+            raise InvalidInputError(f"{what}: not a finite time: {value!r}")
+        return t
     try:
         dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
