@@ -28,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from processtwin.connectors.opcua.config import OpcUaDeadbandConfig, OpcUaSecurityConfig
 from processtwin.control.gate import Mode
 from processtwin.errors import ConfigError, ConfigProblem, InvalidInputError
 from processtwin.pipeline.config import QualityConfig
@@ -88,6 +89,10 @@ class OpcUaSourceConfig(_Frozen):
     sampling_interval_ms: float = Field(default=100.0, gt=0)
     publishing_interval_ms: float = Field(default=100.0, gt=0)
     queue_size: int = Field(default=10, ge=0)
+    deadband: OpcUaDeadbandConfig | None = None
+    timestamps: Literal["source", "server"] = "source"
+    reconnect_max_delay_s: float = Field(default=30.0, gt=0)
+    security: OpcUaSecurityConfig = Field(default_factory=OpcUaSecurityConfig)
     bindings: tuple[BindingConfig, ...] = ()
     writes: tuple[WriteConfig, ...] = ()
 

@@ -49,9 +49,13 @@ SIMULATOR_URL = "simulator"
 SourceBirthCallback = Callable[..., Awaitable[None] | None]
 
 
-def build_opcua(s: OpcUaSourceConfig, table: PointTable, *,
-                sim_url: str | None) -> OpcUaConnector:
-    """An OPC UA connector for one source; ``url: simulator`` takes ``sim_url``."""
+def build_opcua(s: OpcUaSourceConfig, table: PointTable, *, sim_url: str | None,
+                base_dir: str = ".", where: str = "source",
+                env: Mapping[str, str] | None = None) -> OpcUaConnector:
+    """An OPC UA connector for one source; ``url: simulator`` takes ``sim_url``.
+
+    Raises ConfigError when the security's ``password_env`` names no variable.
+    """
     url = sim_url if s.url == SIMULATOR_URL else s.url
     if url is None:
         raise ConnectorError(f"source {s.name}: url 'simulator' but the simulator "
@@ -60,7 +64,11 @@ def build_opcua(s: OpcUaSourceConfig, table: PointTable, *,
                              key=f"{b.twin}.{b.point}") for b in s.bindings]
     return OpcUaConnector(OpcUaSettings(
         name=s.name, url=url, sampling_interval_ms=s.sampling_interval_ms,
-        publishing_interval_ms=s.publishing_interval_ms, queue_size=s.queue_size),
+        publishing_interval_ms=s.publishing_interval_ms, queue_size=s.queue_size,
+        deadband=s.deadband.deadband() if s.deadband else None, timestamps=s.timestamps,
+        reconnect_max_delay_s=s.reconnect_max_delay_s,
+        security=s.security.client_security(base_dir=base_dir, where=f"{where}.security",
+                                            env=env)),
         bindings, {(w.twin, w.input): w.node for w in s.writes})
 
 
@@ -92,7 +100,8 @@ def build_connectors(cfg: TwinFile, table: PointTable, *, sim_url: str | None = 
         where = f"sources.{i}"
         conn: Any
         if isinstance(s, OpcUaSourceConfig):
-            conn = build_opcua(s, table, sim_url=sim_url)
+            conn = build_opcua(s, table, sim_url=sim_url, base_dir=cfg.base_dir, where=where,
+                               env=env)
         elif isinstance(s, MqttSourceConfig):
             conn = build_mqtt(s, table, base_dir=cfg.base_dir, where=where, env=env)
         else:

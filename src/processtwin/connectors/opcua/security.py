@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -54,6 +54,8 @@ class ClientSecurity:
     application_uri: str = "urn:processtwin:client"
     username: str | None = None
     password_env: str | None = None
+    #: the password itself, when resolved already (never shown in a repr)
+    password_value: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         problems = []
@@ -61,13 +63,15 @@ class ClientSecurity:
             problems.append("security policy and mode must both be None or both be set")
         if self.policy != "None" and (self.certificate is None or self.private_key is None):
             problems.append(f"policy {self.policy} needs a client certificate and private key")
-        if self.password_env and not self.username:
-            problems.append("password_env given without a username")
+        if (self.password_env or self.password_value) and not self.username:
+            problems.append("a password given without a username")
         if problems:
             raise ConfigError([ConfigProblem("security", p) for p in problems])
 
     def password(self) -> str | None:
         """The password from the environment (``ConfigError`` naming the variable if unset)."""
+        if self.password_value is not None:
+            return self.password_value
         if not self.password_env:
             return None
         value = os.environ.get(self.password_env)
