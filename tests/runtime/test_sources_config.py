@@ -207,3 +207,17 @@ def test_the_mqtt_example_loads_and_builds() -> None:
     built = build_connectors(cfg, build_point_table(cfg), env={"PTWIN_MQTT_PASSWORD": "x"})
     assert [type(c) for _, c in built] == [MqttConnector, SparkplugHost]
     assert [s.kind for s, _ in built] == ["mqtt", "sparkplug"]
+
+
+def test_demo_points_only_opcua_sources_at_the_simulator() -> None:
+    from processtwin.runtime.service import SIMULATOR_URL, demo_config
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "mqtt" / "twin.yaml"
+    cfg = load_config(example)
+    before = {s.name: s for s in cfg.sources}
+    demo = demo_config(cfg)
+    for s in demo.sources:
+        if s.kind == "opcua":
+            assert s.url == SIMULATOR_URL
+        else:
+            assert s == before[s.name]  # brokers stay where the file put them

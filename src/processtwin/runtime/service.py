@@ -45,12 +45,16 @@ async def http_service(rt: TwinRuntime, host: str = "127.0.0.1", port: int = 0,
 
 def demo_config(cfg: TwinFile, *, data_dir: str | None = None, seed: int | None = None,
                 time_scale: float | None = None) -> TwinFile:
-    """The config with the built-in simulated plant switched on and every source on it."""
+    """The config with the built-in simulated plant switched on and every OPC UA source on it.
+
+    MQTT and Sparkplug sources keep their brokers: the simulator serves OPC UA only.
+    """
     sim = cfg.simulator.model_copy(update={
         "enabled": True, "port": 0,
         **({"seed": seed} if seed is not None else {}),
         **({"time_scale": time_scale} if time_scale is not None else {})})
-    sources = tuple(s.model_copy(update={"url": SIMULATOR_URL}) for s in cfg.sources)
+    sources = tuple(s.model_copy(update={"url": SIMULATOR_URL}) if s.kind == "opcua" else s
+                    for s in cfg.sources)
     update: dict[str, Any] = {"simulator": sim, "sources": sources}
     if cfg.estimator is not None and time_scale is not None:
         update["estimator"] = cfg.estimator.model_copy(update={"time_scale": time_scale})
