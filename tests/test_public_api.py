@@ -11,7 +11,8 @@ PACKAGES = ["processtwin", "processtwin.core", "processtwin.physics", "processtw
             "processtwin.optimization", "processtwin.connectors",
             "processtwin.connectors.opcua", "processtwin.connectors.simulator",
             "processtwin.errors", "processtwin.graph", "processtwin.graph.query",
-            "processtwin.connectors.mqtt", "processtwin.connectors.sparkplug"]
+            "processtwin.connectors.mqtt", "processtwin.connectors.sparkplug",
+            "processtwin.bus", "processtwin.edge", "processtwin.replay", "processtwin.whatif"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)
