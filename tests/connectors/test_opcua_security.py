@@ -124,16 +124,3 @@ async def test_missing_password_variable_is_a_config_error(
     monkeypatch.delenv("PTWIN_TEST_OPCUA_PW", raising=False)
     with pytest.raises(ConfigError, match="PTWIN_TEST_OPCUA_PW"):
         await connector(server, secure(certs)).start(Collector())
-
-
-def test_security_settings_are_checked() -> None:
-    with pytest.raises(ConfigError, match="certificate"):
-        ClientSecurity(policy="Basic256Sha256", mode="SignAndEncrypt")
-    with pytest.raises(ConfigError, match="both"):
-        ClientSecurity(policy="Basic256Sha256")
-    with pytest.raises(ConfigError, match="without a username"):
-        ClientSecurity(password_env="X")
-    with pytest.raises(ConfigError, match="unknown policy"):
-        ServerSecurity(policies=("Nope",)).policy_types()
-    with pytest.raises(ConfigError, match="certificate"):
-        ServerSecurity(policies=("Basic256Sha256_SignAndEncrypt",)).policy_types()
