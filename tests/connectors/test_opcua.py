@@ -267,6 +267,44 @@ async def test_write_accepts_only_gate_released_commands(server: PlantServer) ->
     assert server.stats.setpoint_writes == writes_before
 
 
+def released(name: str, value: float) -> ReleasedWrite:
+    """A write obtained the only legal way: a closed-loop gate verdict, released."""
+    from processtwin.control.gate import (
+        CommandGate,
+        CommandRequest,
+        GateConfig,
+        GateContext,
+        InputLimit,
+        Mode,
+    )
+
+    gate = CommandGate(GateConfig(mode=Mode.CLOSED, limits={
+        name: InputLimit(lo=-1e9, hi=1e9, max_step=1e9)}, max_staleness_s=60))
+    verdict = gate.evaluate(CommandRequest(twin="r1", inputs={name: value}, origin="test"),
+                            GateContext(now=time.time(), data_age_s=0.1, current={name: value}))
+    [write] = gate.release(verdict)
+    return write
+
+
+async def test_released_writes_reach_the_plant_by_path_and_read_only_nodes_refuse(
+        server: PlantServer) -> None:
+    conn = OpcUaConnector(settings(server), [], {
+        ("r1", "F"): "0:Objects/2:CSTR/2:F_SP", ("r1", "T"): server.node_id("TT101"),
+        ("r1", "X"): "0:Objects/2:CSTR/2:NOPE"})
+    await conn.start(Collector())
+    try:
+        before = server.stats.setpoint_writes
+        await conn.write(released("F", 19.5))
+        await until(lambda: server.stats.setpoint_writes > before)
+        assert server.setpoint_log[-1][1:] == ("F", 19.5)
+        with pytest.raises(ConnectorError, match=r"refused: Bad(NotWritable|UserAccessDenied)"):
+            await conn.write(released("T", 1.0))
+        with pytest.raises(ConnectorError, match="no node at"):
+            await conn.write(released("X", 1.0))
+    finally:
+        await conn.stop()
+
+
 async def test_unreachable_server_is_a_connector_error() -> None:
     conn = OpcUaConnector(OpcUaSettings(name="nowhere", url=f"opc.tcp://127.0.0.1:{free_port()}",
                                         timeout_s=1.0), [])
