@@ -24,6 +24,13 @@ store (opened from twin.yaml's ``store:``), and only then acknowledges the frame
 * **Bad frames.** A frame that does not decode becomes a dead letter (category ``codec``,
   with the reason), is counted, and is terminated (``term``): never retried, never fatal.
 
+* **In a running twin.** Given a :class:`Sink`, the worker hands each fetch's decoded (and
+  de-duplicated) rows to ``sink.handle`` instead of its own pipeline, then calls
+  ``sink.commit`` (retried like a store commit) and acknowledges after it returned: a
+  :class:`~processtwin.runtime.runtime.TwinRuntime` with ``bus: {kind: jetstream}`` consumes
+  its site this way (:mod:`processtwin.runtime.bus_link`). The store then stays the sink's
+  and is used only to find duplicates.
+
 Partitions per worker are the unit of scale: ``ptwin worker twin.yaml --site S
 --partition 0 --partition 1`` in one process, or one process per partition.
 Run as ``python -m processtwin.bus`` or ``ptwin worker``.
@@ -35,7 +42,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,7 +61,7 @@ from processtwin.store.base import CommitPolicy, TimeSeriesStore
 if TYPE_CHECKING:
     from processtwin.runtime.config import TwinFile
 
-__all__ = ["IngestWorker", "WorkerStats"]
+__all__ = ["IngestWorker", "Sink", "WorkerStats"]
 
 _log = logging.getLogger(__name__)
 
@@ -79,17 +86,35 @@ class WorkerStats:
         return dict(self.__dict__)
 
 
+@dataclass(frozen=True, slots=True)
+class Sink:
+    """Where a worker's frames go instead of its own pipeline and store.
+
+    ``handle(batch, dead)`` takes one fetch's rows (decoded, duplicates dropped, not yet
+    through a pipeline) once; ``commit()`` returns once they are durable and raises when
+    the commit failed (the worker keeps the frames, retries ``commit`` and acknowledges
+    only after it returned).
+    """
+
+    handle: Callable[[Batch, list[DeadLetter]], Awaitable[None]]
+    commit: Callable[[], Awaitable[None]]
+
+
 class IngestWorker:
-    """Consumes partitions of a site's stream into a store through the pipeline."""
+    """Consumes partitions of a site's stream into a store through the pipeline (or into
+    a :class:`Sink`; then ``store`` serves only to find duplicates and is not closed)."""
 
     def __init__(self, settings: BusSettings, partitions: Sequence[int], *,
-                 table: PointTable, pipeline: Pipeline, store: TimeSeriesStore,
-                 fetch_timeout_s: float = 1.0) -> None:
+                 table: PointTable, pipeline: Pipeline | None, store: TimeSeriesStore,
+                 sink: Sink | None = None, fetch_timeout_s: float = 1.0) -> None:
+        if (pipeline is None) == (sink is None):
+            raise ValueError("a worker needs a pipeline or a sink, not both")
         self.settings = settings
         self.partitions = settings.check_partitions(partitions)
         self.table = table
         self.pipeline = pipeline
         self.store = store
+        self.sink = sink
         self.fingerprint = table_fingerprint(table.keys())
         self.fetch_timeout_s = fetch_timeout_s
         self.metrics = Metrics()
@@ -175,7 +200,8 @@ class IngestWorker:
                 await nc.flush()  # the last acknowledgements
             with contextlib.suppress(Exception):
                 await nc.close()
-            await asyncio.to_thread(self.store.close)
+            if self.sink is None:
+                await asyncio.to_thread(self.store.close)
         return self.stats
 
     async def _consume(self, js: Any, p: int, sub: Any, until_idle: bool) -> None:
@@ -231,8 +257,9 @@ class IngestWorker:
         await self._finish(*await self._prepare(p, msgs))
 
     async def _prepare(self, p: int, msgs: Sequence[Any]
-                       ) -> tuple[PipelineResult, Sequence[Any], list[Any], list[Any]]:
-        """Decode and check a fetch: (pipeline result, frames, good frames, bad frames)."""
+                       ) -> tuple[Batch, list[DeadLetter], Sequence[Any], list[Any], list[Any]]:
+        """Decode and check a fetch (through the pipeline unless a sink takes it):
+        (rows, dead letters, frames, good frames, bad frames)."""
         st = self.stats
         if st.first_fetch is None:
             st.first_fetch = time.time()
@@ -263,13 +290,20 @@ class IngestWorker:
         st.messages += len(msgs)
         batch = Batch.concat(batches)
         st.rows += len(batch)
-        return self.pipeline.process(batch, dead), msgs, good, bad
+        if self.pipeline is not None:
+            res: PipelineResult = self.pipeline.process(batch, dead)
+            batch, dead = res.batch, res.dead
+        return batch, dead, msgs, good, bad
 
-    async def _finish(self, res: PipelineResult, msgs: Sequence[Any], good: list[Any],
-                      bad: list[Any]) -> None:
+    async def _finish(self, batch: Batch, dead: list[DeadLetter], msgs: Sequence[Any],
+                      good: list[Any], bad: list[Any]) -> None:
         """Commit a prepared fetch, then acknowledge its frames (terminate the bad ones)."""
         async with self._store_lock:
-            committed = await self._commit(res.batch, res.dead, msgs)
+            if self.sink is None:
+                committed = await self._commit(batch, dead, msgs)
+            else:
+                await self.sink.handle(batch, dead)
+                committed = await self._retry(self._sink_commit(self.sink, len(batch)), msgs)
         if not committed:
             return  # stopping before the store came back: the frames stay in the stream
         for m in good:
@@ -277,21 +311,37 @@ class IngestWorker:
         for m in bad:
             await m.term()
 
+    def _sink_commit(self, sink: Sink, rows: int) -> Callable[[], Awaitable[None]]:
+        async def attempt() -> None:
+            await sink.commit()
+            self.stats.stored += rows
+
+        return attempt
+
     async def _commit(self, batch: Batch, dead: list[DeadLetter], msgs: Sequence[Any]) -> bool:
+        async def attempt() -> None:
+            nonlocal dead
+            if dead:
+                await asyncio.to_thread(self.store.append_dead, dead)
+                for d in dead:
+                    self.metrics.rejected.labels(d.category).inc()
+                self.stats.dead += len(dead)
+                dead = []  # not again on a retry of the rows
+            if len(batch):
+                await asyncio.to_thread(self.store.append, batch)
+                await asyncio.to_thread(self.store.flush)
+                self.metrics.stored.inc(len(batch))
+                self.stats.stored += len(batch)
+
+        return await self._retry(attempt, msgs)
+
+    async def _retry(self, attempt: Callable[[], Awaitable[None]], msgs: Sequence[Any]) -> bool:
+        """Run ``attempt`` until it returns (True) or the worker stops (False), keeping the
+        frames in progress meanwhile."""
         delay = 0.1
         while True:
             try:
-                if dead:
-                    await asyncio.to_thread(self.store.append_dead, dead)
-                    for d in dead:
-                        self.metrics.rejected.labels(d.category).inc()
-                    self.stats.dead += len(dead)
-                    dead = []  # not again on a retry of the rows
-                if len(batch):
-                    await asyncio.to_thread(self.store.append, batch)
-                    await asyncio.to_thread(self.store.flush)
-                    self.metrics.stored.inc(len(batch))
-                    self.stats.stored += len(batch)
+                await attempt()
                 self.stats.last_commit = time.time()
                 if self._warned:
                     _log.warning("store commits again")

@@ -14,7 +14,7 @@ Example:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -24,6 +24,7 @@ from pydantic import (
     Field,
     Tag,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -42,8 +43,12 @@ from processtwin.runtime.source_config import (
 )
 from processtwin.store.factory import StoreSpec
 
+if TYPE_CHECKING:
+    from processtwin.bus.settings import BusSettings
+
 __all__ = [
     "BindingConfig",
+    "BusConfig",
     "EstimatorConfig",
     "GateSettings",
     "MqttSourceConfig",
@@ -303,6 +308,52 @@ class StoreConfig(_Frozen):
                          buffer_policy=BufferPolicy(max_rows=self.buffer_rows))
 
 
+class BusConfig(_Frozen):
+    """``bus:``, how sources reach the twin. ``inprocess`` (default): connectors feed the
+    runtime directly. ``jetstream``: connectors publish to the site's stream and the runtime
+    consumes the partitions in ``consume`` (all when omitted), acknowledging each frame after
+    its store committed the rows; ``ptwin worker`` processes may consume the others."""
+
+    kind: Literal["inprocess", "jetstream"] = "inprocess"
+    url: str = "nats://127.0.0.1:4222"
+    site: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$",
+                             validate_default=True, description="the stream is PTWIN_<site>")
+    partitions: int = Field(default=4, ge=1, le=1024)
+    consume: tuple[int, ...] | None = Field(default=None, description="None: all partitions")
+    storage: Literal["file", "memory"] = "file"
+    max_bytes: int = Field(default=1 << 30, ge=1 << 16, description="stream ceiling, bytes")
+    max_ack_pending: int = Field(default=256, ge=1, description="frames in flight a partition")
+    ack_wait_s: float = Field(default=30.0, gt=0)
+    fetch_batch: int = Field(default=64, ge=1)
+
+    @field_validator("site")
+    @classmethod
+    def _site(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is None and info.data.get("kind") == "jetstream":
+            raise ValueError("a jetstream bus needs a site (its stream is PTWIN_<site>)")
+        return v
+
+    @field_validator("consume")
+    @classmethod
+    def _consume(cls, v: tuple[int, ...] | None, info: ValidationInfo
+                 ) -> tuple[int, ...] | None:
+        n = info.data.get("partitions")
+        if v is not None and (not v or (n is not None and not all(0 <= k < n for k in v))):
+            raise ValueError(f"consume lists partitions in [0, {n}) (omit it for all)")
+        return v
+
+    def settings(self) -> BusSettings:
+        from processtwin.bus.settings import BusSettings
+
+        return BusSettings(url=self.url, site=self.site or "", partitions=self.partitions,
+                           storage=self.storage, max_bytes=self.max_bytes,
+                           max_ack_pending=self.max_ack_pending, ack_wait_s=self.ack_wait_s,
+                           fetch_batch=self.fetch_batch)
+
+    def consumed(self) -> list[int]:
+        return sorted(set(self.consume)) if self.consume else list(range(self.partitions))
+
+
 class TwinFile(_Frozen):
     """The whole ``twin.yaml``."""
 
@@ -321,6 +372,7 @@ class TwinFile(_Frozen):
     quality: QualityConfig = QualityConfig()
     derived: tuple[DerivedConfig, ...] = ()
     balances: tuple[BalanceConfig, ...] = ()
+    bus: BusConfig = BusConfig()
     base_dir: str = Field(default=".", exclude=True)
 
 

@@ -51,6 +51,7 @@ from processtwin.pipeline.derived import compile_derived, derived_specs, recompu
 from processtwin.pipeline.pipeline import Pipeline
 from processtwin.pipeline.reconcile import BalanceConfig
 from processtwin.runtime.births import BirthTwins
+from processtwin.runtime.bus_link import BusLink, store_spec
 from processtwin.runtime.config import TwinFile, model_files, sampling_periods, source_points
 from processtwin.runtime.estimator import EstimatorService
 from processtwin.runtime.metrics import Metrics
@@ -125,7 +126,7 @@ class TwinRuntime:
             self.table, cfg.quality, periods=sampling_periods(cfg),
             derived=list(self.derived.values()))
         self.metrics = Metrics()
-        self.store = store if store is not None else open_store(cfg.store.spec(),
+        self.store = store if store is not None else open_store(store_spec(cfg),
                                                                  self.data_dir)
         self.store.register(self.table)
         self.audit = AuditLog(self.data_dir / "audit.jsonl")
@@ -156,6 +157,8 @@ class TwinRuntime:
         self._last_write: dict[str, float] = {}
         self._last_written: dict[str, float] = {}
         self._pending: list[Batch] = []
+        self._flush_lock = asyncio.Lock()
+        self.bus: BusLink | None = BusLink(self) if cfg.bus.kind == "jetstream" else None
         self._tasks: list[asyncio.Task[Any]] = []
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
         self._latency: deque[float] = deque(maxlen=2000)
@@ -221,9 +224,10 @@ class TwinRuntime:
             await self.plant_server.start()
             sim_url = self.plant_server.url
         births = BirthTwins(self)  # Sparkplug births create or update twins and points
+        sink = await self.bus.start() if self.bus else self.ingest  # twin.yaml's bus:
         for s, conn in build_connectors(self.cfg, self.table, sim_url=sim_url,
                                         on_birth=births):
-            await conn.start(self.ingest)
+            await conn.start(sink)
             self.connectors.append(conn)
             for w in s.writes:
                 self._writers[(w.twin, w.input)] = conn
@@ -237,6 +241,8 @@ class TwinRuntime:
                                                    name=f"reconcile-{bal.name}"))
 
     async def stop(self) -> None:
+        if self.bus:  # before the store loop goes: a commit in hand may await its flush
+            await self.bus.stop_consuming()
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
@@ -246,6 +252,8 @@ class TwinRuntime:
         for c in self.connectors:
             await c.stop()
         self.connectors.clear()
+        if self.bus:
+            await self.bus.stop()  # disconnects the publisher the connectors fed
         if self.plant_server:
             await self.plant_server.stop()
             self.plant_server = None
@@ -323,22 +331,25 @@ class TwinRuntime:
         except Exception as exc:  # the twin keeps running; the next round retries
             _log.warning("store %s failed: %s", what, exc)
 
-    async def flush(self) -> None:
-        """Commit the buffered rows to the store now."""
-        if not self._pending:
-            return
-        batch = Batch.concat(self._pending)
-        self._pending = []
-        t0 = time.perf_counter()
-        try:
-            n = await asyncio.to_thread(self.store.append, batch)
-        except Exception:
-            _log.exception("store append failed; %d rows kept for retry", len(batch))
-            self._pending.insert(0, batch)
-            return
-        self.metrics.store_seconds.observe(time.perf_counter() - t0)
-        self.metrics.stored.inc(n)
-        self.counts["stored"] += n
+    async def flush(self) -> bool:
+        """Commit the buffered rows to the store now; True once every row buffered before
+        the call is committed (also by a flush already under way)."""
+        async with self._flush_lock:
+            if not self._pending:
+                return True
+            batch = Batch.concat(self._pending)
+            self._pending = []
+            t0 = time.perf_counter()
+            try:
+                n = await asyncio.to_thread(self.store.append, batch)
+            except Exception:
+                _log.exception("store append failed; %d rows kept for retry", len(batch))
+                self._pending.insert(0, batch)
+                return False
+            self.metrics.store_seconds.observe(time.perf_counter() - t0)
+            self.metrics.stored.inc(n)
+            self.counts["stored"] += n
+            return True
 
     def reconcile(self, bal: BalanceConfig) -> dict[str, Any] | None:
         """Reconcile a balance on the newest good values; None while a stream has none."""
