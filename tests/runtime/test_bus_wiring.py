@@ -240,11 +240,11 @@ def test_bus_defaults_to_in_process_and_maps_onto_bus_settings() -> None:
 
 
 def test_a_twin_with_sparkplug_sources_is_refused_on_the_bus(tmp_path: Path) -> None:
-    cfg = load_config_text(
-        "name: x\nstore: {kind: memory}\nbus: {kind: jetstream, site: s1}\n"
-        "sources:\n  - name: sp\n    kind: sparkplug\n    host_id: h\n",
-        base_dir=str(tmp_path))
-    with pytest.raises(ConfigError) as exc:
-        TwinRuntime(cfg, data_dir=tmp_path)
-    assert exc.value.problems[0].path == "bus.kind"
-    assert "Sparkplug" in exc.value.problems[0].message
+    text = ("name: x\nstore: {kind: memory}\nbus: {kind: jetstream, site: s1}\n"
+            "sources:\n  - name: sp\n    kind: sparkplug\n    host_id: h\n")
+    with pytest.raises(ConfigError) as exc:  # refused when the file loads: nothing opened
+        load_config_text(text, file="twin.yaml", base_dir=str(tmp_path))
+    [p] = exc.value.problems
+    assert (p.path, p.line) == ("bus.kind", 3)
+    assert "Sparkplug" in p.message
+    assert list(tmp_path.iterdir()) == []

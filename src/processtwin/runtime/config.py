@@ -435,6 +435,11 @@ def _cross_check(cfg: TwinFile, file: str | None,
             if getattr(r, end) not in twins:
                 probs.append(_problem(file, locs, ("relationships", i, end),
                                       f"unknown twin {getattr(r, end)!r}"))
+    if cfg.bus.kind == "jetstream" and any(isinstance(s, SparkplugSourceConfig)
+                                           for s in cfg.sources):
+        probs.append(_problem(file, locs, ("bus", "kind"),
+                              "a jetstream bus cannot carry Sparkplug sources (births add "
+                              "points at run time); use kind: inprocess"))
     points: set[str] = set()
     nodes: set[tuple[str, str]] = set()
     names: set[str] = set()
