@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -157,6 +157,7 @@ def test_unusable_csv_exits_2(example_path: Path, tmp_path: Path, content: str) 
                                           "1.5", "nan", "-inf", "2027-01-15T08:00:00Z",
                                           "1e999", "\ufeff", '"', "a,b"]),
                          max_size=5), max_size=6))
+@example(rows=[["F", "ts"], ["ts"]])  # a row shorter than the time column
 def test_csv_reader_accepts_or_refuses_clearly(tmp_path: Path, rows: list[list[str]]) -> None:
     est = load_config(EXAMPLE).estimator
     assert est is not None

@@ -27,6 +27,7 @@ from processtwin.api.estimation_routes import estimation_router
 from processtwin.api.graph_routes import graph_router
 from processtwin.api.whatif_routes import whatif_router
 from processtwin.control.gate import Mode
+from processtwin.core.jsonsafe import json_safe as _clean
 from processtwin.core.quality import describe
 from processtwin.dtdl import DTDLValidationError
 from processtwin.errors import (
@@ -52,16 +53,6 @@ class CommandBody(BaseModel):
 
 class ModeBody(BaseModel):
     mode: Mode
-
-
-def _clean(x: Any) -> Any:
-    if isinstance(x, float):
-        return x if math.isfinite(x) else None
-    if isinstance(x, dict):
-        return {k: _clean(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_clean(v) for v in x]
-    return x
 
 
 def _problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:

@@ -17,15 +17,14 @@ the data answer 422 with the reason (``errors`` names each problem).
 from __future__ import annotations
 
 import asyncio
-import math
 from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from processtwin.core.jsonsafe import json_safe as _clean
 from processtwin.errors import InvalidInputError, NotFoundError, SolverError
 from processtwin.estimation.observability import identifiability_report, observability_report
 from processtwin.estimation.offline import (
@@ -68,16 +67,6 @@ def _epoch(v: datetime | float) -> float:
     if isinstance(v, datetime):
         return (v if v.tzinfo else v.replace(tzinfo=UTC)).timestamp()
     return float(v)
-
-
-def _clean(x: Any) -> Any:
-    if isinstance(x, float | np.floating):
-        return float(x) if math.isfinite(x) else None
-    if isinstance(x, dict):
-        return {k: _clean(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_clean(v) for v in x]
-    return x
 
 
 def _unprocessable(rt: TwinRuntime, title: str, problems: list[str],

@@ -30,6 +30,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from processtwin.core.jsonsafe import json_safe as _clean
 from processtwin.errors import ConfigError, InvalidInputError, ProcessTwinError
 
 if TYPE_CHECKING:
@@ -65,16 +66,6 @@ def _epoch(value: str, what: str) -> float:
         raise InvalidInputError(f"{what}: not an ISO-8601 time or epoch seconds: {value!r}"
                                 ) from None
     return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
-
-
-def _clean(x: Any) -> Any:
-    if isinstance(x, float):
-        return x if math.isfinite(x) else None
-    if isinstance(x, dict):
-        return {k: _clean(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_clean(v) for v in x]
-    return x
 
 
 def _setup(config: Path) -> tuple[TwinFile, EstimatorConfig, ProcessModel]:
@@ -212,6 +203,8 @@ def read_csv_store(path: Path, est: EstimatorConfig) -> tuple[TimeSeriesStore, f
     for line, row in enumerate(rows[1:], start=2):
         if not row or all(not c.strip() for c in row):
             continue
+        if tcol >= len(row):
+            raise InvalidInputError(f"{path}:{line}: {header[tcol]}: missing (row too short)")
         t = _epoch(row[tcol], f"{path}:{line}")
         for i, key in cols.items():
             cell = row[i].strip() if i < len(row) else ""
