@@ -141,6 +141,23 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+
+def spawn_mosquitto(conf: Path, port: int, timeout_s: float = 10.0) -> subprocess.Popen[bytes]:
+    """``mosquitto -c conf``, returned once it accepts connections on ``port``."""
+    proc = subprocess.Popen(["mosquitto", "-c", str(conf)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc
+        except OSError:
+            time.sleep(0.05)
+    proc.terminate()
+    proc.wait(5)
+    raise RuntimeError(f"mosquitto did not start on port {port}")
+
+
 class PrivateBroker:
     """A Mosquitto of our own on a free port (TLS, passwords, restarts)."""
 
@@ -195,17 +212,8 @@ class PrivateBroker:
         self.dir.chmod(0o755)
         for f in self.dir.iterdir():
             f.chmod(0o644)
-        self.proc = subprocess.Popen(["mosquitto", "-c", str(conf)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return self
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("private mosquitto did not start")
+        self.proc = spawn_mosquitto(conf, self.port, timeout_s=5.0)
+        return self
 
     def stop(self) -> None:
         if self.proc is not None:

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import tempfile
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from tests.connectors.test_mqtt_support import free_port
+from tests.connectors.test_mqtt_support import free_port, spawn_mosquitto
 
 
 class RestartableBroker:
@@ -32,17 +30,8 @@ class RestartableBroker:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> RestartableBroker:
-        self.proc = subprocess.Popen(["mosquitto", "-c", str(self.conf)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return self
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("mosquitto did not start")
+        self.proc = spawn_mosquitto(self.conf, self.port)
+        return self
 
     def stop(self) -> None:
         """SIGTERM: mosquitto writes its persistence file and exits."""
